@@ -1,0 +1,28 @@
+"""Buildout recipes of the re6st registry software release."""
+from setuptools import setup
+
+setup(
+    name='slapos-re6st',
+    version='1.0',
+    description='Buildout recipes of the re6st registry SlapOS software release',
+    packages=['slapos_re6st'],
+    python_requires='>=3.9',
+    install_requires=[
+        'cryptography',
+        'jsonschema',
+        'setuptools',
+        'slapos.core',  # slapos.slap, to read the partition from the master
+        'zc.buildout',
+    ],
+    entry_points={
+        'zc.buildout': [
+            'slap-configuration = slapos_re6st.slapconfiguration:Recipe',
+            'software-type = slapos_re6st.softwaretype:Recipe',
+            'optional-parts = slapos_re6st.softwaretype:Optional',
+            'parameters = slapos_re6st.parameters:Recipe',
+            'ca = slapos_re6st.ca:Recipe',
+            'registry-config = slapos_re6st.registry:Recipe',
+            'promise = slapos_re6st.promise:Recipe',
+        ],
+    },
+)

@@ -1,0 +1,12 @@
+"""Buildout recipes of the re6st registry software release.
+
+One module per step of an instance run, in the order they happen:
+
+  slapconfiguration  read the partition (type, parameters, addresses)
+  softwaretype       pick the parts of the requested software type (and
+                     the optional ones the parameters enable)
+  parameters         validate the request against instance-input-schema.json
+  ca                 the network's CA key, certificate and DH parameters
+  registry           the re6st-registry configuration file
+  promise            promises that pass only when the registry answers
+"""

@@ -1,0 +1,86 @@
+"""Read the partition from the SlapOS master: software type, parameters,
+addresses.
+
+slapos.cookbook's slapconfiguration recipes store sets and dicts as option
+values, which PyPI's zc.buildout refuses ("Option values must be strings"):
+this one publishes only strings.
+"""
+import ipaddress
+import json
+
+import zc.buildout
+
+# Keys of getInstanceParameterDict() that describe the partition, not the
+# request.
+SLAP_KEYS = (
+    'ip_list', 'full_ip_list', 'full_address_list', 'slap_software_type', 'slave_instance_list',
+    'slap_computer_id', 'slap_computer_partition_id',
+    'slap_software_release_url', 'timestamp', 'instance_title',
+    'root_instance_title', 'root_instance_short_title',
+)
+# The key under which json-in-xml serialisation carries the parameters.
+SERIALISED_KEY = '_'
+
+
+def request_parameters(parameter_dict):
+    """The parameters the requester sent: a dict, unwrapped from json-in-xml.
+    Raises ValueError with a sentence when they are not a JSON object."""
+    if SERIALISED_KEY in parameter_dict:
+        raw = parameter_dict[SERIALISED_KEY]
+        try:
+            parameters = json.loads(raw) if raw.strip() else {}
+        except ValueError as e:
+            raise ValueError('The instance parameters are not valid JSON (%s):'
+                             ' send one JSON object.' % e)
+        if not isinstance(parameters, dict):
+            raise ValueError('The instance parameters must be one JSON object,'
+                             ' not %s.' % type(parameters).__name__)
+        return parameters
+    return {k: v for k, v in parameter_dict.items() if k not in SLAP_KEYS}
+
+
+def partition_addresses(ip_list):
+    """(ipv4, ipv6) of the partition: the lowest of each family, '' if
+    none."""
+    v4, v6 = [], []
+    for _, ip in ip_list:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            continue
+        (v4 if address.version == 4 else v6).append(address)
+    return str(min(v4)) if v4 else '', str(min(v6)) if v6 else ''
+
+
+class Recipe:
+    """Options: url, computer, partition, key, cert (from [slap-connection]).
+    Sets: software-type, parameters (one JSON object), ipv4, ipv6,
+    instance-state."""
+
+    def __init__(self, buildout, name, options):
+        from slapos import slap
+        for option in 'url', 'computer', 'partition':
+            if not options.get(option):
+                raise zc.buildout.UserError(
+                    '[%s] needs the option %r.' % (name, option))
+        connection = slap.slap()
+        connection.initializeConnection(
+            options['url'], options.get('key') or None,
+            options.get('cert') or None)
+        partition = connection.registerComputerPartition(
+            options['computer'], options['partition'])
+        parameter_dict = partition.getInstanceParameterDict()
+        try:
+            parameters = request_parameters(parameter_dict)
+        except ValueError as e:
+            raise zc.buildout.UserError(str(e))
+        options['parameters'] = json.dumps(parameters, sort_keys=True)
+        options['software-type'] = parameter_dict.get('slap_software_type') or ''
+        options['ipv4'], options['ipv6'] = partition_addresses(
+            parameter_dict.get('ip_list') or ())
+        options['instance-state'] = partition.getState() or ''
+
+    def install(self):
+        return []
+
+    update = install
