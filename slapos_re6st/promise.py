@@ -1,4 +1,5 @@
-"""A promise that passes only when a re6st registry answers getCa.
+"""A promise that passes only when the registry answers getCa with this
+partition's CA (not merely some registry listening at that address).
 
 It is written as a slapos promise plugin (etc/plugin/*.py).  slapos node
 imports slapos.core from the paths the plugin's first statement assigns to
@@ -24,6 +25,11 @@ from slapos.grid.promise import interface
 from slapos.grid.promise.generic import GenericPromise
 
 URL = %(url)r
+CA = %(ca)r
+
+
+def _base64(pem):
+    return b''.join(pem.split())
 
 
 @implementer(interface.IPromise)
@@ -40,10 +46,13 @@ class RunPromise(GenericPromise):
         except Exception as e:
             self.logger.error('%%sgetCa failed: %%s', URL, e)
             return
-        if body.startswith(b'-----BEGIN CERTIFICATE-----'):
-            self.logger.info('%%sgetCa answers the CA certificate', URL)
+        with open(CA, 'rb') as f:
+            expected = f.read()
+        if _base64(body) == _base64(expected):
+            self.logger.info('%%sgetCa answers the CA of this partition', URL)
         else:
-            self.logger.error('%%sgetCa answers no certificate', URL)
+            self.logger.error('%%sgetCa answers another CA than %%s: is'
+                              ' another registry using this address?', URL, CA)
 
     def test(self):
         return self._test(result_count=1, failure_amount=1)
@@ -63,10 +72,11 @@ def slapos_core_path(buildout_options):
 
 
 class Recipe:
-    """Options: url (of the registry, ending with /), output (plugin path)."""
+    """Options: url (of the registry, ending with /), ca (path of the CA
+    certificate it must serve), output (plugin path)."""
 
     def __init__(self, buildout, name, options):
-        for option in 'url', 'output':
+        for option in 'url', 'ca', 'output':
             if not options.get(option):
                 raise zc.buildout.UserError(
                     '[%s] needs the option %r.' % (name, option))
@@ -78,7 +88,8 @@ class Recipe:
 
     def install(self):
         write_if_changed(self.options['output'], PLUGIN % {
-            'url': self.options['url'], 'path': self.path})
+            'url': self.options['url'], 'ca': self.options['ca'],
+            'path': self.path})
         return [self.options['output']]
 
     def update(self):

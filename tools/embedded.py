@@ -104,17 +104,25 @@ def run(base, params):
     print(json.dumps(connection_parameters(slap, params), sort_keys=True))
 
 
-def stop(base):
-    if not os.path.exists(os.path.join(base, 'etc')):
-        log('Nothing to stop: the embedded SlapOS was never started here.')
-        return
-    slap = standalone(base)
+def running(base):
+    """Whether the embedded SlapOS's supervisord runs (without starting
+    it, as constructing StandaloneSlapOS does)."""
     try:
-        slap.stop()
-    except Exception as e:  # supervisord not running
-        log('The embedded SlapOS was not running (%s).' % e)
-    else:
-        log('Stopped the embedded SlapOS; data kept in %s.' % base)
+        with open(os.path.join(base, 'var', 'run', 'supervisord.pid')) as f:
+            os.kill(int(f.read().strip()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def stop(base, quiet=False):
+    if not running(base):
+        if not quiet:
+            log('The embedded SlapOS is not running here: nothing to stop.')
+        return
+    log('Stopping the embedded SlapOS of `make run` (data kept in %s;'
+        ' `make run` brings it back).' % base)
+    standalone(base).stop()
 
 
 def main():
@@ -124,13 +132,15 @@ def main():
                         help='directory of the embedded SlapOS')
     parser.add_argument('--params', default='{}',
                         help='instance parameters, one JSON object')
+    parser.add_argument('--quiet', action='store_true',
+                        help='say nothing when there is nothing to do')
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     base = os.path.abspath(args.base)
     if args.command == 'run':
         run(base, parse_params(args.params))
     else:
-        stop(base)
+        stop(base, args.quiet)
 
 
 if __name__ == '__main__':

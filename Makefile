@@ -1,0 +1,52 @@
+# re6st registry software release on slapos.core's embedded SlapOS.
+#
+#   make run [PARAMS='<json object>']  deploy or update the registry; the last
+#                                      line printed is its connection parameters
+#   make stop                          stop what `make run` started (data kept)
+#   make test                          the whole test suite
+#
+# As root, the system packages are installed and everything runs as the
+# user slapos-re6st (SlapOS refuses to run buildout as root).
+
+RUN_AS ?= slapos-re6st
+PYTHON ?= /usr/bin/python3
+WORK := $(CURDIR)/.work
+VENV := $(WORK)/venv
+PARAMS ?= {}
+ENV_STAMP := $(VENV)/.installed-$(shell cat tools/make-env tools/requirements*.txt | md5sum | cut -c1-12)
+# loopback only: the embedded SlapOS, its partitions and the tests
+export SLAPOS_TEST_IPV4 := 127.0.0.1
+export SLAPOS_TEST_IPV6 := ::1
+export PATH := $(VENV)/bin:$(PATH)
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run stop test env
+
+ifeq ($(shell id -u),0)
+
+run stop test:
+	@PARAMS='$(subst ','"'"',$(PARAMS))' tools/as-user $(RUN_AS) $@
+
+else
+
+env: $(ENV_STAMP)
+
+$(ENV_STAMP): tools/make-env tools/requirements.txt tools/requirements-buildout.txt
+	@echo "Creating the Python environment in $(WORK) ..." >&2
+	@PYTHON=$(PYTHON) tools/make-env $(WORK)
+	@touch $@
+
+run: env
+	@$(VENV)/bin/python tools/embedded.py run --base $(WORK)/slapos --params '$(subst ','"'"',$(PARAMS))'
+
+stop: env
+	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos
+
+# The tests' registries listen where `make run`'s does: it is stopped first
+# (data kept; `make run` brings it back).
+test: env
+	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos --quiet
+	@mkdir -p $(WORK)/test
+	cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs .
+
+endif
