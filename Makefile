@@ -3,6 +3,9 @@
 #   make run [PARAMS='<json object>']  deploy or update the registry; the last
 #                                      line printed is its connection parameters
 #   make stop                          stop what `make run` started (data kept)
+#   make token NAME=<reference>        request a shared token instance, print
+#                                      its parameters once its token works
+#   make drop-token NAME=<reference>   destroy it (token deleted, node revoked)
 #   make test                          the whole test suite
 #
 # As root, the system packages are installed and everything runs as the
@@ -20,12 +23,12 @@ export SLAPOS_TEST_IPV6 := ::1
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run stop test env
+.PHONY: run stop test env token drop-token
 
 ifeq ($(shell id -u),0)
 
-run stop test:
-	@PARAMS='$(subst ','"'"',$(PARAMS))' tools/as-user $(RUN_AS) $@
+run stop test token drop-token:
+	@PARAMS='$(subst ','"'"',$(PARAMS))' NAME='$(subst ','"'"',$(NAME))' tools/as-user $(RUN_AS) $@
 
 else
 
@@ -41,6 +44,9 @@ run: env
 
 stop: env
 	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos
+
+token drop-token: env
+	@$(VENV)/bin/python tools/embedded.py $@ --base $(WORK)/slapos --name '$(subst ','"'"',$(NAME))'
 
 # The tests' registries listen where `make run`'s does: it is stopped first
 # (data kept; `make run` brings it back).

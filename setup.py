@@ -23,6 +23,10 @@ setup(
             'ca = slapos_re6st.ca:Recipe',
             'registry-config = slapos_re6st.registry:Recipe',
             'promise = slapos_re6st.promise:Recipe',
+            'token-manager = slapos_re6st.tokens:Recipe',
+        ],
+        'console_scripts': [
+            're6st-token-manager = slapos_re6st.tokens:main',
         ],
     },
 )

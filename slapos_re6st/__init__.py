@@ -9,4 +9,6 @@ One module per step of an instance run, in the order they happen:
   ca                 the network's CA key, certificate and DH parameters
   registry           the re6st-registry configuration file
   promise            promises that pass only when the registry answers
+  tokens             the token manager service of shared "Re6st Token"
+                     instances, and the recipe that writes its inputs
 """

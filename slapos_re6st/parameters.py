@@ -57,12 +57,17 @@ def defaults(schema):
             if 'default' in prop}
 
 
-def problems(parameters, schema, registry_port):
-    """All that is wrong with `parameters`, as sentences (empty: valid)."""
+def schema_problems(parameters, schema):
+    """What `parameters` break of `schema`, one sentence each."""
     validator = jsonschema.Draft202012Validator(
         schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    found = [_schema_problem(e, schema) for e in sorted(
+    return [_schema_problem(e, schema) for e in sorted(
         validator.iter_errors(parameters), key=lambda e: list(e.path))]
+
+
+def problems(parameters, schema, registry_port):
+    """All that is wrong with `parameters`, as sentences (empty: valid)."""
+    found = schema_problems(parameters, schema)
     if found:
         return found
     values = dict(defaults(schema), **parameters)

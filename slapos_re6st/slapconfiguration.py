@@ -20,6 +20,19 @@ SLAP_KEYS = (
 )
 # The key under which json-in-xml serialisation carries the parameters.
 SERIALISED_KEY = '_'
+# Keys of a shared instance's entry that describe it, not its request.
+SHARED_KEYS = ('slave_reference', 'slave_title', 'slap_software_type',
+               'timestamp')
+
+
+def shared_instances(slave_instance_list):
+    """[{reference, parameters}] of the shared instances attached to this
+    partition, parameters as the master sent them (validated later, per
+    shared instance, so that one bad request harms no other)."""
+    return [{'reference': item['slave_reference'],
+             'parameters': {k: v for k, v in item.items()
+                            if k not in SHARED_KEYS}}
+            for item in slave_instance_list]
 
 
 def request_parameters(parameter_dict):
@@ -55,7 +68,7 @@ def partition_addresses(ip_list):
 class Recipe:
     """Options: url, computer, partition, key, cert (from [slap-connection]).
     Sets: software-type, parameters (one JSON object), ipv4, ipv6,
-    instance-state."""
+    instance-state, shared-instances (JSON list, see shared_instances)."""
 
     def __init__(self, buildout, name, options):
         from slapos import slap
@@ -79,6 +92,8 @@ class Recipe:
         options['ipv4'], options['ipv6'] = partition_addresses(
             parameter_dict.get('ip_list') or ())
         options['instance-state'] = partition.getState() or ''
+        options['shared-instances'] = json.dumps(shared_instances(
+            parameter_dict.get('slave_instance_list') or ()), sort_keys=True)
 
     def install(self):
         return []

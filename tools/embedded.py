@@ -1,10 +1,16 @@
-"""`make run` and `make stop`: the release on slapos.core's embedded SlapOS.
+"""`make run`, `make stop`, `make token`, `make drop-token`: the release on
+slapos.core's embedded SlapOS.
 
-run:  start the embedded SlapOS if needed, supply this checkout's
-      software.cfg, request the default instance with PARAMS, wait until it
-      is usable and print its connection parameters as one JSON object on the
-      last line.
-stop: stop everything `run` started; the data (CA, database) is kept.
+run:        start the embedded SlapOS if needed, supply this checkout's
+            software.cfg, request the default instance with PARAMS, wait
+            until it is usable and print its connection parameters as one
+            JSON object on the last line.
+stop:       stop everything `run` started; the data (CA, database) is kept.
+token:      request (or re-read) the shared token instance NAME, wait until
+            its token is registered and print its connection parameters as
+            one JSON object on the last line.
+drop-token: destroy the shared token instance NAME and wait until the
+            registry no longer knows its token (or has revoked its node).
 """
 import argparse
 import json
@@ -12,6 +18,8 @@ import logging
 import os
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 from slapos.slap.standalone import (
     SlapOSNodeCommandError, StandaloneSlapOS)
@@ -21,6 +29,8 @@ SOFTWARE = os.path.join(HERE, 'software.cfg')
 INSTANCE_REFERENCE = 're6st-registry'
 IPV4 = '127.0.0.1'
 IPV6 = '::1'
+# how long token and drop-token wait for the token manager (seconds)
+TOKEN_DEADLINE = 60
 
 
 def log(message):
@@ -29,12 +39,15 @@ def log(message):
 
 def standalone(base):
     os.makedirs(base, exist_ok=True)
-    return StandaloneSlapOS(
+    slap = StandaloneSlapOS(
         base_directory=base,
         server_ip=IPV4,
         server_port=int(os.environ.get('SLAPOS_PROXY_PORT', 19380)),
         slapos_bin=os.path.join(os.path.dirname(sys.executable), 'slapos'),
     )
+    # process every partition on each run, as a changed checkout may need
+    slap._force_slapos_node_instance_all = True
+    return slap
 
 
 def parse_params(text):
@@ -64,12 +77,92 @@ def buildout_error(error):
     return str(error)
 
 
+def unwrap(raw):
+    return json.loads(raw['_']) if '_' in raw else raw
+
+
 def connection_parameters(slap, params):
     partition = slap.request(
         SOFTWARE, INSTANCE_REFERENCE, 'default',
         partition_parameter_kw={'_': json.dumps(params, sort_keys=True)})
-    raw = partition.getConnectionParameterDict()
-    return json.loads(raw['_']) if '_' in raw else raw
+    return unwrap(partition.getConnectionParameterDict())
+
+
+def wait_for(what, check, timeout=TOKEN_DEADLINE):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise SystemExit('%s: not within %s s.' % (what, timeout))
+        time.sleep(0.5)
+
+
+def running_registry(base):
+    """The slap connection and connection parameters of `make run`'s
+    registry; exits with a sentence when there is none."""
+    if not running(base):
+        raise SystemExit('The embedded SlapOS is not running: `make run`'
+                         ' first.')
+    slap = standalone(base)
+    registry = slap.request(SOFTWARE, INSTANCE_REFERENCE, 'default')
+    parameters = unwrap(registry.getConnectionParameterDict())
+    if 're6stry-local-url' not in parameters:
+        raise SystemExit('No registry deployed yet: `make run` first.')
+    return slap, parameters
+
+
+def request_token(slap, name, state='started'):
+    return slap.request(SOFTWARE, name, 'default', shared=True,
+                        partition_parameter_kw={'_': '{}'}, state=state)
+
+
+def run_instance(slap):
+    try:
+        slap.waitForInstance(max_retry=3, error_lines=60)
+    except SlapOSNodeCommandError as e:
+        raise SystemExit('The instance failed:\n%s' % buildout_error(e))
+
+
+def token(base, name):
+    slap, _ = running_registry(base)
+    request_token(slap, name)
+    run_instance(slap)
+
+    def registered():
+        parameters = unwrap(request_token(slap, name)
+                            .getConnectionParameterDict())
+        status = parameters.get('status', '')
+        if status.startswith('Invalid'):
+            raise SystemExit(status)
+        if 'token' in parameters and not status.startswith('Token not'):
+            return parameters
+    print(json.dumps(wait_for('token of %s registered' % name, registered),
+                     sort_keys=True))
+
+
+def drop_token(base, name):
+    slap, registry = running_registry(base)
+    parameters = unwrap(request_token(slap, name).getConnectionParameterDict())
+    request_token(slap, name, state='destroyed')
+    run_instance(slap)
+    token = parameters.get('token')
+    if not token:
+        log('%s had no token: nothing else to drop.' % name)
+        return
+    url = registry['re6stry-local-url']
+
+    def gone():
+        with urllib.request.urlopen('%sisToken?token=%s' % (url, token)) as r:
+            if r.read() == b'1':
+                return False
+        with urllib.request.urlopen('%sgetNodePrefix?email=%s' % (
+                url, urllib.parse.quote(name))) as r:
+            return not r.read()
+    wait_for('token of %s dropped' % name, gone)
+    log('Dropped %s: its token is deleted%s.' % (name, (
+        ' and its node revoked' if 'ipv6' in parameters else '')))
 
 
 def run(base, params):
@@ -127,20 +220,27 @@ def stop(base, quiet=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('command', choices=('run', 'stop'))
+    parser.add_argument('command', choices=('run', 'stop', 'token',
+                                            'drop-token'))
     parser.add_argument('--base', required=True,
                         help='directory of the embedded SlapOS')
     parser.add_argument('--params', default='{}',
                         help='instance parameters, one JSON object')
     parser.add_argument('--quiet', action='store_true',
                         help='say nothing when there is nothing to do')
+    parser.add_argument('--name', help='reference of the token instance')
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     base = os.path.abspath(args.base)
     if args.command == 'run':
         run(base, parse_params(args.params))
-    else:
+    elif args.command == 'stop':
         stop(base, args.quiet)
+    else:
+        if not args.name:
+            raise SystemExit('Give the token instance a name: make %s'
+                             ' NAME=<reference>.' % args.command)
+        (token if args.command == 'token' else drop_token)(base, args.name)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,229 @@
+"""The token manager against a fake registry and a fake master."""
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, TOP)
+
+from slapos_re6st import tokens  # noqa: E402
+
+with open(os.path.join(TOP, 'instance-token-input-schema.json')) as f:
+    SCHEMA = json.load(f)
+CONFIG = {'re6stry-url': 'http://[::1]:9201/',
+          'ca-fingerprint': 'sha256:' + '0' * 64}
+
+
+class FakeRegistry:
+    """Tokens and nodes as re6st-registry keeps them."""
+
+    def __init__(self):
+        self.tokens = {}   # token -> email
+        self.nodes = {}    # email -> prefix
+        self.revoked = []
+        self.down = False
+        self.calls = 0
+
+    def _call(self):
+        self.calls += 1
+        if self.down:
+            raise tokens.RegistryError('connection refused')
+
+    def add_token(self, email, token):
+        self._call()
+        self.tokens.setdefault(token, email)
+
+    def delete_token(self, token):
+        self._call()
+        self.tokens.pop(token, None)
+
+    def is_token(self, token):
+        self._call()
+        return token in self.tokens
+
+    def node_prefix(self, email):
+        self._call()
+        return self.nodes.get(email)
+
+    def ipv6(self, email):
+        self._call()
+        return '2001:db8:42:%s::' % self.nodes[email].split('/')[0]
+
+    def ipv4(self, email):
+        return None
+
+    def revoke(self, prefix):
+        self._call()
+        self.revoked.append(prefix)
+        for email, p in list(self.nodes.items()):
+            if p == prefix:
+                del self.nodes[email]
+
+    def use(self, token, prefix):
+        """A node joins with `token`."""
+        self.nodes[self.tokens.pop(token)] = prefix
+
+
+class FakeMaster:
+
+    def __init__(self):
+        self.published = {}
+        self.count = 0
+
+    def publish(self, reference, parameters):
+        self.count += 1
+        self.published[reference] = parameters
+
+
+class TestManager(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.registry = FakeRegistry()
+        self.master = FakeMaster()
+        self.now = 1000.0
+        self.manager = self.new_manager()
+
+    def new_manager(self):
+        """A manager as after a restart of the service."""
+        return tokens.Manager(CONFIG, self.registry, self.master,
+                              tokens.Store(os.path.join(self.dir, 'db')),
+                              SCHEMA, now=lambda: self.now)
+
+    def step(self, *references, invalid=None, **requests):
+        valid = {ref: {} for ref in references}
+        valid.update(requests)
+        self.manager.step((valid, invalid or {}))
+
+    def test_each_shared_instance_gets_its_own_registered_token(self):
+        self.step('a_1', 'b-2')
+        a, b = self.master.published['a_1'], self.master.published['b-2']
+        self.assertNotEqual(a['token'], b['token'])
+        for p in a, b:
+            self.assertRegex(p['token'], '^[0-9a-f]{32}$')
+            self.assertEqual(p['status'], tokens.READY)
+            self.assertIn(p['token'], self.registry.tokens)
+            self.assertIn('--token %s' % p['token'], p['join-command'])
+            self.assertIn('--fingerprint %s' % CONFIG['ca-fingerprint'],
+                          p['join-command'])
+            self.assertEqual(p['re6stry-url'], CONFIG['re6stry-url'])
+        self.assertEqual(self.registry.tokens[a['token']], 'a_1')
+
+    def test_token_never_changes_and_unchanged_is_not_republished(self):
+        self.step('a')
+        token = self.master.published['a']['token']
+        count = self.master.count
+        self.step('a')
+        self.manager = self.new_manager()
+        self.step('a')
+        self.assertEqual(self.master.published['a']['token'], token)
+        self.assertEqual(self.master.count, count)
+
+    def test_registry_down_is_retried(self):
+        self.registry.down = True
+        self.step('a')
+        self.assertIn('not registered', self.master.published['a']['status'])
+        self.assertEqual(self.registry.tokens, {})
+        self.registry.down = False
+        self.step('a')
+        self.assertEqual(self.master.published['a']['status'], tokens.READY)
+
+    def test_use_is_published(self):
+        self.step('a')
+        token = self.master.published['a']['token']
+        self.registry.use(token, '7/16')
+        self.now += tokens.USE_CHECK_PERIOD + 1
+        self.step('a')
+        published = self.master.published['a']
+        self.assertEqual(published['ipv6'], '2001:db8:42:7::')
+        self.assertIn('Token used: node 2001:db8:42:7::', published['status'])
+
+    def test_use_checks_are_bounded_per_pass(self):
+        self.step(*('t%d' % i for i in range(3 * tokens.USE_CHECKS)))
+        self.now += tokens.USE_CHECK_PERIOD + 1
+        calls = self.registry.calls
+        self.step(*('t%d' % i for i in range(3 * tokens.USE_CHECKS)))
+        self.assertEqual(self.registry.calls - calls, tokens.USE_CHECKS)
+
+    def test_dropping_an_unused_token_deletes_it(self):
+        self.step('a', 'b')
+        token = self.master.published['a']['token']
+        self.step('b')
+        self.assertNotIn(token, self.registry.tokens)
+        self.assertEqual(len(self.registry.tokens), 1)
+        self.assertEqual(self.registry.revoked, [])
+
+    def test_dropping_a_used_token_revokes_the_node(self):
+        self.step('a')
+        self.registry.use(self.master.published['a']['token'], '7/16')
+        self.step()  # dropped before the service even saw the use
+        self.assertEqual(self.registry.revoked, ['7/16'])
+
+    def test_drop_is_retried_until_the_registry_answers(self):
+        self.step('a')
+        token = self.master.published['a']['token']
+        self.registry.down = True
+        self.step()
+        self.registry.down = False
+        self.assertIn(token, self.registry.tokens)
+        self.step()
+        self.assertNotIn(token, self.registry.tokens)
+
+    def test_unknown_requests_drop_nothing(self):
+        self.step('a')
+        self.manager.step(None)
+        self.assertEqual(len(self.registry.tokens), 1)
+
+    def test_invalid_request_is_reported_on_it_only(self):
+        self.step('good', invalid={'bad': "'email': 'x' is not a 'email'."})
+        self.assertEqual(self.master.published['good']['status'], tokens.READY)
+        self.assertTrue(self.master.published['bad']['status'].startswith(
+            'Invalid request:'))
+        self.assertNotIn('token', self.master.published['bad'])
+        self.assertEqual(len(self.registry.tokens), 1)
+
+
+class TestRequests(unittest.TestCase):
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir)
+        self.path = os.path.join(self.dir, 'requested.json')
+
+    def read(self, shared):
+        with open(self.path, 'w') as f:
+            json.dump(shared, f)
+        return tokens.read_requests(self.path, SCHEMA)
+
+    def test_missing_file_is_unknown_not_empty(self):
+        self.assertIsNone(tokens.read_requests(self.path, SCHEMA))
+        self.assertEqual(self.read([]), ({}, {}))
+
+    def test_valid_and_invalid(self):
+        valid, invalid = self.read([
+            {'reference': 'ok', 'parameters': {'_': json.dumps(
+                {'email': 'owner@example.com', 'description': 'lab node'})}},
+            {'reference': 'empty', 'parameters': {}},
+            {'reference': 'bad-email', 'parameters': {'_': json.dumps(
+                {'email': 'not an email'})}},
+            {'reference': 'unknown', 'parameters': {'_': json.dumps(
+                {'colour': 'blue'})}},
+            {'reference': 'not-json', 'parameters': {'_': '{'}},
+        ])
+        self.assertEqual(valid, {'ok': {'email': 'owner@example.com',
+                                        'description': 'lab node'},
+                                 'empty': {}})
+        self.assertEqual(sorted(invalid), ['bad-email', 'not-json', 'unknown'])
+        self.assertIn("'email'", invalid['bad-email'])
+        self.assertIn("'colour'", invalid['unknown'])
+        self.assertTrue(re.search('email', invalid['unknown']))
+
+
+if __name__ == '__main__':
+    unittest.main()
