@@ -7,6 +7,7 @@
 #                                      its parameters once its token works
 #   make drop-token NAME=<reference>   destroy it (token deleted, node revoked)
 #   make test                          the whole test suite
+#   make bench                         the benchmark (figures, never fails)
 #
 # As root, the system packages are installed and everything runs as the
 # user slapos-re6st (SlapOS refuses to run buildout as root).
@@ -23,11 +24,11 @@ export SLAPOS_TEST_IPV6 := ::1
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run stop test env token drop-token
+.PHONY: run stop test bench env token drop-token
 
 ifeq ($(shell id -u),0)
 
-run stop test token drop-token:
+run stop test bench token drop-token:
 	@PARAMS='$(subst ','"'"',$(PARAMS))' NAME='$(subst ','"'"',$(NAME))' tools/as-user $(RUN_AS) $@
 
 else
@@ -54,5 +55,10 @@ test: env
 	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos --quiet
 	@mkdir -p $(WORK)/test
 	cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs .
+
+# Same addresses as `make run` too: stopped first as well.
+bench: env
+	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos --quiet
+	@$(VENV)/bin/python tools/bench.py --base $(WORK)/bench
 
 endif

@@ -3,6 +3,7 @@ re6st-registry and re6st-conf."""
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -61,9 +62,7 @@ class RegistryTestCase(InstanceTestCase):
                     continue
                 # slapos names a program after its wrapper (with the hash
                 # wrapper adds when hash-files is set) plus "-on-watch"
-                name = info['name'].rsplit('-on-watch', 1)[0]
-                if name.startswith('re6st-registry-'):
-                    name = 're6st-registry'
+                name = re.sub('(-[0-9a-f]{32})?-on-watch$', '', info['name'])
                 services[name] = info
         return services
 

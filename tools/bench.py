@@ -1,0 +1,246 @@
+"""`make bench`: figures of the release on the embedded SlapOS.
+
+Loopback only, every loop bounded; a slow machine gives slow figures, never
+a failure.  Prints a table and writes the same figures to
+bench/results.json.  Each figure says what it measured, how, and how many
+runs (median and spread over the runs).
+"""
+import argparse
+import json
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import embedded  # noqa: E402
+
+TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SOFTWARE = embedded.SOFTWARE
+REGISTRY = 'bench-registry'
+# The bench's own embedded SlapOS: another proxy port than `make run`'s.
+PROXY_PORT = 19390
+TIMEOUT = 600
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+class Bench:
+
+    def __init__(self, base):
+        os.environ['SLAPOS_PROXY_PORT'] = str(PROXY_PORT)
+        self.base = base
+        self.slap = embedded.standalone(base)
+        self.figures = []
+
+    def record(self, name, unit, values, how, target=None):
+        figure = {
+            'name': name, 'unit': unit, 'runs': len(values),
+            'median': round(statistics.median(values), 3),
+            'min': round(min(values), 3), 'max': round(max(values), 3),
+            'how': how,
+        }
+        if target is not None:
+            figure['target'] = target
+            figure['meets-target'] = figure['median'] <= target
+        self.figures.append(figure)
+        log('  %s: %s %s (%s runs)' % (name, figure['median'], unit,
+                                        len(values)))
+        return figure
+
+    # -- the registry ---------------------------------------------------
+
+    def deploy(self, params=None):
+        slap = self.slap
+        slap.start()
+        if not os.listdir(slap.instance_directory):
+            slap.format(1, embedded.IPV4, embedded.IPV6)
+        slap.supply(SOFTWARE)
+        slap.waitForSoftware(max_retry=2, install_all=True)
+        slap.request(SOFTWARE, REGISTRY, 'default',
+                     partition_parameter_kw={'_': json.dumps(params or {})})
+        slap.waitForInstance(max_retry=10)
+        self.registry = embedded.unwrap(slap.request(
+            SOFTWARE, REGISTRY, 'default',
+            partition_parameter_kw={'_': json.dumps(params or {})}
+        ).getConnectionParameterDict())
+
+    def registry_client(self):
+        from re6st.registry import RegistryClient
+        return RegistryClient(self.registry['re6stry-local-url'])
+
+    def node_count(self):
+        db = os.path.join(self.partition_path(), 'srv', 're6st-registry',
+                          'registry.db')
+        with sqlite3.connect('file:%s?mode=ro' % db, uri=True) as c:
+            return c.execute('SELECT count(*) FROM cert WHERE cert IS NOT NULL'
+                             ' AND email IS NOT NULL').fetchone()[0]
+
+    def partition_path(self):
+        return os.path.join(self.slap.instance_directory, 'slappart0')
+
+    def populate(self, nodes):
+        """Register nodes until the registry holds `nodes` of them, through
+        its own RPCs (addToken, then requestCertificate with a CSR, as
+        re6st-conf does); one RSA key for all CSRs keeps it quick."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        client = self.registry_client()
+        have = self.node_count()
+        log('Registering %s nodes (the registry has %s)...'
+            % (nodes - have, have))
+        start = time.monotonic()
+        for i in range(have, nodes):
+            token = 'benchnode%06d' % i
+            client.addToken('bench-node-%06d' % i, token)
+            csr = (x509.CertificateSigningRequestBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(
+                       NameOID.COMMON_NAME, 'bench')]))
+                   .sign(key, hashes.SHA256()))
+            client.requestCertificate(
+                token, csr.public_bytes(serialization.Encoding.PEM))
+        return time.monotonic() - start
+
+    # -- token instances -------------------------------------------------
+
+    def published(self, references):
+        """How many of `references` show a registered token."""
+        db = os.path.join(self.base, 'var', 'proxy.db')
+        with sqlite3.connect('file:%s?mode=ro' % db, uri=True,
+                             timeout=30) as c:
+            rows = c.execute("SELECT reference, connection_xml FROM slave17"
+                             " WHERE connection_xml LIKE '%ready for use%'")
+            ready = {reference for reference, _ in rows}
+        return len(ready & set(references))
+
+    def tokens(self, n, label):
+        """Seconds from requesting n token instances at once to all of them
+        registered and published; then drops them again."""
+        slap = self.slap
+        references = ['bench-%s-%d' % (label, i) for i in range(n)]
+        start = time.monotonic()
+        for reference in references:
+            slap.request(SOFTWARE, reference, 'default', shared=True,
+                         partition_parameter_kw={'_': '{}'})
+        requested = time.monotonic() - start
+        slap.waitForInstance(max_retry=3)
+        instance = time.monotonic() - start
+        deadline = start + TIMEOUT
+        while self.published(references) < n:
+            if time.monotonic() > deadline:
+                log('  only %s of %s published after %s s'
+                    % (self.published(references), n, TIMEOUT))
+                break
+            time.sleep(0.2)
+        total = time.monotonic() - start
+        log('  %s tokens: requested in %.1f s, instance run done at %.1f s,'
+            ' all published at %.1f s' % (n, requested, instance, total))
+        for reference in references:
+            slap.request(SOFTWARE, reference, 'default', shared=True,
+                         state='destroyed')
+        slap.waitForInstance(max_retry=3)
+        self.wait_dropped()
+        return total, requested
+
+    def wait_dropped(self):
+        db = os.path.join(self.partition_path(), 'srv', 're6st-tokens',
+                          'tokens.db')
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            with sqlite3.connect('file:%s?mode=ro' % db, uri=True,
+                                 timeout=30) as c:
+                if not c.execute('SELECT count(*) FROM token').fetchone()[0]:
+                    return
+            time.sleep(0.5)
+
+    def token_figures(self, sizes, nodes):
+        for populated in (0, nodes):
+            if populated:
+                seconds = self.populate(populated)
+                self.record(
+                    'register %s nodes (addToken + requestCertificate)'
+                    % populated, 's', [seconds],
+                    'RegistryClient on re6stry-local-url, sequential')
+            for n in sizes:
+                runs = 3 if n <= 100 else 1
+                totals, requests = [], []
+                for run in range(runs):
+                    total, requested = self.tokens(
+                        n, '%s-%s-%s' % (n, populated, run))
+                    totals.append(total)
+                    requests.append(requested)
+                how = ('slap.request of %s shared instances in a loop, one'
+                       ' slapos node instance, until slapproxy holds a'
+                       ' "ready" status for each; %s nodes in the registry'
+                       % (n, populated))
+                self.record('%s token instances -> all registered and'
+                            ' published (%s nodes)' % (n, populated), 's',
+                            totals, how, target=30 if n == 1000 else None)
+                self.record('  of which requesting them from slapproxy'
+                            ' (%s, %s nodes)' % (n, populated), 's',
+                            requests, 'slap.request in a loop')
+
+    def stop(self):
+        try:
+            self.slap.stop()
+        except OSError:
+            pass
+
+
+def table(figures):
+    lines = ['%-70s %10s %10s %7s %s' % ('figure', 'median', 'spread',
+                                          'runs', 'target')]
+    for f in figures:
+        target = ''
+        if 'target' in f:
+            target = '<= %s %s' % (f['target'], 'ok' if f['meets-target']
+                                   else 'MISSED')
+        lines.append('%-70s %8s %s %10s %7s %s' % (
+            f['name'][:70], f['median'], f['unit'],
+            '%s-%s' % (f['min'], f['max']), f['runs'], target))
+    return '\n'.join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--base', required=True)
+    parser.add_argument('--output', default=os.path.join(
+        TOP, 'bench', 'results.json'))
+    parser.add_argument('--sizes', default='100,1000',
+                        help='numbers of token instances')
+    parser.add_argument('--nodes', type=int, default=1000,
+                        help='nodes in the populated registry')
+    args = parser.parse_args()
+    bench = Bench(os.path.abspath(args.base))
+    started = time.monotonic()
+    try:
+        log('Deploying the bench registry...')
+        bench.deploy()
+        bench.token_figures([int(n) for n in args.sizes.split(',')],
+                            args.nodes)
+    finally:
+        bench.stop()
+    results = {
+        'machine': {'cpus': os.cpu_count(), 'python': platform.python_version(),
+                    'system': platform.platform()},
+        'date': time.strftime('%Y-%m-%d'),
+        'duration-s': round(time.monotonic() - started, 1),
+        'figures': bench.figures,
+    }
+    os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    with open(args.output, 'w') as f:
+        json.dump(results, f, indent=2)
+    print(table(bench.figures))
+    print('(%s s in all; written to %s)' % (results['duration-s'],
+                                            args.output))
+
+
+if __name__ == '__main__':
+    main()
