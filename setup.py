@@ -10,6 +10,7 @@ setup(
     install_requires=[
         'cryptography',
         'jsonschema',
+        're6stnet',  # re6st.version: the protocols min-protocol may name
         'setuptools',
         'slapos.core',  # slapos.slap, to read the partition from the master
         'zc.buildout',
@@ -27,6 +28,8 @@ setup(
         ],
         'console_scripts': [
             're6st-token-manager = slapos_re6st.tokens:main',
+            're6st-renew-ca = slapos_re6st.renew:main',
+            're6st-service = slapos_re6st.service:main',
         ],
     },
 )

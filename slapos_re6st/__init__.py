@@ -9,6 +9,8 @@ One module per step of an instance run, in the order they happen:
   ca                 the network's CA key, certificate and DH parameters
   registry           the re6st-registry configuration file
   promise            promises that pass only when the registry answers
+  service            re6st-service: runs each service, restarting it on a
+                     crash or a change of its configuration
   tokens             the token manager service of shared "Re6st Token"
                      instances, and the recipe that writes its inputs
 """

@@ -99,10 +99,12 @@ def write_new(path, data, mode=0o644):
         os.unlink(tmp)
 
 
-def ensure_ca(key_path, cert_path, dh_path, key_size, prefix):
+def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
+              renew_command='re6st-renew-ca'):
     """Create what is missing of the CA; check what exists against the
     request.  Returns the CA certificate.  Raises UserError with a sentence
-    when the existing CA does not match `key_size` or `prefix`."""
+    when the existing CA does not match `key_size` or `prefix` (naming
+    `renew_command`, the way to change the prefix on purpose)."""
     prefix = ipaddress.IPv6Network(prefix)
     for path in key_path, cert_path, dh_path:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -112,9 +114,12 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix):
         if key.key_size != key_size:
             raise zc.buildout.UserError(
                 "key-size is %s but this network's CA key (%s) has %s bits:"
-                " the CA is the network's identity and is never replaced"
-                " silently; request key-size %s to keep it."
-                % (key_size, key_path, key.key_size, key.key_size))
+                " the CA key is the network's identity and is never replaced"
+                " (renewing the CA certificate with %s keeps it); request"
+                " key-size %s to keep it, or deploy another instance for a"
+                " new network."
+                % (key_size, key_path, key.key_size, renew_command,
+                   key.key_size))
     else:
         if os.path.exists(cert_path):
             raise zc.buildout.UserError(
@@ -135,7 +140,15 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix):
             raise zc.buildout.UserError(
                 "ipv6-prefix is %s but this network's CA (%s) is bound to %s:"
                 " nodes hold addresses in it; request ipv6-prefix %s to keep"
-                " it." % (prefix, cert_path, current, current))
+                " it.  To move the network to %s on purpose, renew the CA"
+                " certificate with the same key and a new serial, keeping a"
+                " copy of the old one: run `%s --key %s --cert %s --prefix %s`"
+                " as the partition's user, then request ipv6-prefix %s again"
+                " (nodes keep their own prefix inside the new one once they"
+                " have the new CA certificate; see README.md, Renewing the"
+                " CA)." % (prefix, cert_path, current, current, prefix,
+                           renew_command, key_path, cert_path, prefix,
+                           prefix))
     else:
         cert = make_ca_certificate(key, prefix)
         write_new(cert_path, cert.public_bytes(serialization.Encoding.PEM))
@@ -145,7 +158,8 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix):
 
 
 class Recipe:
-    """Options: key, cert, dh (paths), key-size, ipv6-prefix.
+    """Options: key, cert, dh (paths), key-size, ipv6-prefix; optional:
+    renew-command (how the refusal of another prefix names re6st-renew-ca).
     Sets: fingerprint."""
 
     def __init__(self, buildout, name, options):
@@ -160,7 +174,8 @@ class Recipe:
                 '[%s] key-size must be a number of bits, not %r.'
                 % (name, options['key-size']))
         cert = ensure_ca(options['key'], options['cert'], options['dh'],
-                         key_size, options['ipv6-prefix'])
+                         key_size, options['ipv6-prefix'],
+                         options.get('renew-command') or 're6st-renew-ca')
         options['fingerprint'] = fingerprint(cert)
 
     def install(self):

@@ -4,6 +4,13 @@ addresses.
 slapos.cookbook's slapconfiguration recipes store sets and dicts as option
 values, which PyPI's zc.buildout refuses ("Option values must be strings"):
 this one publishes only strings.
+
+Secrets (smtp-password) never become option values: buildout records every
+option of every part in .installed.cfg, and the whole request would be
+there.  The recipe replaces each secret of the request by SECRET_MARKER in
+its `parameters` option and keeps the value in memory, for the recipes of
+the same buildout run (secret, secrets_of); the registry configuration
+recipe writes it, into a file of mode 0600 only.
 """
 import ipaddress
 import json
@@ -23,6 +30,54 @@ SERIALISED_KEY = '_'
 # Keys of a shared instance's entry that describe it, not its request.
 SHARED_KEYS = ('slave_reference', 'slave_title', 'slap_software_type',
                'timestamp')
+# Request parameters that are secrets, and what stands for them in options.
+SECRET_PARAMETERS = ('smtp-password',)
+SECRET_MARKER = '(secret, not recorded)'
+# {buildout directory: {parameter: secret}}, for the run in progress.
+_secrets = {}
+
+
+def hide_secrets(parameters):
+    """(parameters with each secret replaced by SECRET_MARKER, {name:
+    secret}).  An empty string (no secret) is left as it is; any other
+    value is hidden, valid or not: the validation, which gets it back from
+    secrets_of, refuses it without showing it."""
+    shown, secrets = dict(parameters), {}
+    for name in SECRET_PARAMETERS:
+        if name in shown and shown[name] != '':
+            secrets[name] = shown[name]
+            shown[name] = SECRET_MARKER
+    return shown, secrets
+
+
+def _directory(buildout):
+    if buildout is None:
+        return ''
+    return buildout['buildout'].get('directory', '')
+
+
+def remember_secrets(buildout, secrets):
+    _secrets[_directory(buildout)] = dict(secrets)
+
+
+def secret(buildout, name):
+    """The secret `name` of this run's request; None if unknown."""
+    return _secrets.get(_directory(buildout), {}).get(name)
+
+
+def secrets_of(buildout, parameters):
+    """{name: secret} for each secret that `parameters` hides behind
+    SECRET_MARKER.  UserError if this run did not read it."""
+    found = {}
+    for name in SECRET_PARAMETERS:
+        if parameters.get(name) == SECRET_MARKER:
+            value = secret(buildout, name)
+            if value is None:
+                raise zc.buildout.UserError(
+                    '%r is hidden in the parameters but was not read in this'
+                    ' buildout run: run the whole instance profile.' % name)
+            found[name] = value
+    return found
 
 
 def shared_instances(slave_instance_list):
@@ -67,7 +122,8 @@ def partition_addresses(ip_list):
 
 class Recipe:
     """Options: url, computer, partition, key, cert (from [slap-connection]).
-    Sets: software-type, parameters (one JSON object), ipv4, ipv6,
+    Sets: software-type, parameters (one JSON object, secrets replaced by
+    SECRET_MARKER, see hide_secrets), ipv4, ipv6,
     instance-state, shared-instances (JSON list, see shared_instances)."""
 
     def __init__(self, buildout, name, options):
@@ -87,6 +143,8 @@ class Recipe:
             parameters = request_parameters(parameter_dict)
         except ValueError as e:
             raise zc.buildout.UserError(str(e))
+        parameters, secrets = hide_secrets(parameters)
+        remember_secrets(buildout, secrets)
         options['parameters'] = json.dumps(parameters, sort_keys=True)
         options['software-type'] = parameter_dict.get('slap_software_type') or ''
         options['ipv4'], options['ipv6'] = partition_addresses(

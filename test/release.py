@@ -106,6 +106,18 @@ def software_path(cls):
                         hashlib.md5(url.encode()).hexdigest())
 
 
+def service_pids(partition_path):
+    """{service: PID of its command} as re6st-service writes them: what a
+    restart of that service changes, and nothing else does."""
+    run = os.path.join(partition_path, 'var', 'run')
+    pids = {}
+    for name in os.listdir(run):
+        if name.endswith('.pid'):
+            with open(os.path.join(run, name)) as f:
+                pids[name[:-len('.pid')]] = int(f.read())
+    return pids
+
+
 def connection(partition):
     raw = partition.getConnectionParameterDict()
     return json.loads(raw['_'])

@@ -166,9 +166,13 @@ class TestParameters(unittest.TestCase):
 
     def test_defaults_come_from_the_schema(self):
         values = self.resolve()
-        self.assertEqual(values, {
-            'ipv6-prefix': '2001:db8:42::/48', 'prefix-length': 16,
-            'key-size': 2048, 'forward-ipv4': '', 'forward-port': 9201})
+        self.assertEqual(values, parameters.defaults(SCHEMA))
+        self.assertEqual(
+            {k: values[k] for k in ('ipv6-prefix', 'prefix-length',
+                                    'key-size', 'forward-ipv4',
+                                    'forward-port')},
+            {'ipv6-prefix': '2001:db8:42::/48', 'prefix-length': 16,
+             'key-size': 2048, 'forward-ipv4': '', 'forward-port': 9201})
 
     def test_valid_set(self):
         values = self.resolve(**{

@@ -4,10 +4,12 @@ import hashlib
 import json
 import os
 import re
+import signal
 import stat
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import jsonschema
@@ -17,7 +19,7 @@ from slapos.slap.standalone import SlapOSNodeCommandError
 
 from release import (  # noqa: F401 (setUpModule is run by unittest)
     BIN, PRIVATE_RPCS, TOP, InstanceTestCase, connection, get, get_ca,
-    re6st_conf, setUpModule, software_path, tearDownModule)
+    re6st_conf, service_pids, setUpModule, software_path, tearDownModule)
 
 sys.path.insert(0, TOP)
 from slapos_re6st.ca import prefix_serial  # noqa: E402
@@ -126,6 +128,28 @@ class TestDefault(RegistryTestCase):
         for name, info in processes.items():
             self.assertEqual(info['statename'], 'RUNNING', name)
 
+    def test_killed_services_come_back(self):
+        url = self.published['re6stry-url']
+
+        def answers():
+            try:
+                return get(url + 'getCa')[0] == 200
+            except OSError:  # refused while it restarts
+                return False
+        for name in 're6st-registry', 're6st-forward-ipv6':
+            before = service_pids(self.computer_partition_root_path)
+            os.kill(before[name], signal.SIGKILL)
+            start = time.monotonic()
+            while True:
+                after = service_pids(self.computer_partition_root_path)
+                if after[name] != before[name] and answers():
+                    break
+                self.assertLess(time.monotonic() - start, 10, name)
+                time.sleep(0.2)
+            self.assertEqual({k: v for k, v in after.items() if k != name},
+                             {k: v for k, v in before.items() if k != name})
+        self.assertEqual(get_ca(url).serial_number, 0x120010db80042)
+
     def test_instance_rerun_keeps_ca_and_services(self):
         files = [self.path('srv', 're6st-ca', name)
                  for name in ('ca.key', 'ca.crt', 'dh.pem')]
@@ -135,9 +159,7 @@ class TestDefault(RegistryTestCase):
             for path in files:
                 with open(path, 'rb') as f:
                     content.append((f.read(), os.stat(path).st_mtime_ns))
-            pids = {n: p['pid'] for n, p in self.supervisor_processes().items()
-                    if n.startswith('re6st-')}
-            return content, pids
+            return content, service_pids(self.computer_partition_root_path)
 
         before = state()
         self.requestDefaultInstance()

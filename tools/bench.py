@@ -9,9 +9,13 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -186,7 +190,186 @@ class Bench:
                             totals, how, target=30 if n == 1000 else None)
                 self.record('  of which requesting them from slapproxy'
                             ' (%s, %s nodes)' % (n, populated), 's',
-                            requests, 'slap.request in a loop')
+                            requests, 'slap.request in a loop: slapproxy'
+                            ' rewrites the whole shared instance list on'
+                            ' each request')
+                self.record('  the rest: instance run + token manager'
+                            ' (%s, %s nodes)' % (n, populated), 's',
+                            [t - r for t, r in zip(totals, requests)],
+                            'from the last request to all published',
+                            target=30 if n == 1000 else None)
+
+    # -- the CA: ours against the anchor release's openssl way ---------------
+
+    def ca_figures(self, runs):
+        sys.path.insert(0, TOP)
+        from slapos_re6st import ca
+        ours, anchor = [], []
+        for run in range(runs):
+            tmp = tempfile.mkdtemp()
+            try:
+                start = time.monotonic()
+                ca.ensure_ca(os.path.join(tmp, 'ca.key'),
+                             os.path.join(tmp, 'ca.crt'),
+                             os.path.join(tmp, 'dh.pem'), 2048,
+                             '2001:db8:42::/48')
+                ours.append(time.monotonic() - start)
+                start = time.monotonic()
+                for command in (
+                        ['openssl', 'dhparam', '-out', 'dh.pem', '2048'],
+                        ['openssl', 'genrsa', '-out', 'ca.key', '2048'],
+                        ['openssl', 'req', '-nodes', '-new', '-x509', '-key',
+                         'ca.key', '-set_serial', '0x120010db80042', '-days',
+                         '3650', '-subj', '/CN=re6st CA', '-out', 'ca.crt']):
+                    subprocess.run(command, cwd=tmp, check=True,
+                                   capture_output=True)
+                anchor.append(time.monotonic() - start)
+            finally:
+                shutil.rmtree(tmp)
+        a = self.record('CA + DH, ours (cryptography, RFC 7919 ffdhe2048)', 's',
+                        ours, 'slapos_re6st.ca.ensure_ca, RSA 2048')
+        b = self.record('CA + DH, anchor way (openssl dhparam/genrsa/req)', 's',
+                        anchor, 'openssl dhparam 2048, genrsa 2048, req -x509'
+                        ' -set_serial')
+        self.record('CA + DH: anchor way / ours', 'x',
+                    [y / x for x, y in zip(ours, anchor)],
+                    'ratio of the runs above, pairwise')
+        return a, b
+
+    # -- deployment times ------------------------------------------------
+
+    def supply_figure(self):
+        """A full build of the release, eggs in pip's cache: the software is
+        destroyed first."""
+        slap = self.slap
+        slap.supply(SOFTWARE, state='destroyed')
+        slap.waitForSoftware(max_retry=2)
+        start = time.monotonic()
+        slap.supply(SOFTWARE)
+        slap.waitForSoftware(max_retry=2)
+        self.record('supply: full build of the release (pip cache warm)', 's',
+                    [time.monotonic() - start],
+                    'slapos node software after destroying the software')
+
+    def usable_figures(self, key_sizes, runs):
+        """Request -> registry usable through the public forward (promises
+        pass), on a fresh partition each time; supply is done."""
+        slap = self.slap
+        for key_size in key_sizes:
+            values = []
+            for run in range(runs):
+                reference = 'bench-usable-%s-%s' % (key_size, run)
+                params = {'_': json.dumps({'key-size': key_size})}
+                self.drop_registry()
+                start = time.monotonic()
+                slap.request(SOFTWARE, reference, 'default',
+                             partition_parameter_kw=params)
+                slap.waitForInstance(max_retry=10)
+                values.append(time.monotonic() - start)
+                slap.request(SOFTWARE, reference, 'default',
+                             partition_parameter_kw=params, state='destroyed')
+            self.record('request -> registry usable, key-size %s' % key_size,
+                        's', values, 'slap.request then slapos node instance'
+                        ' until every promise passes (getCa through the'
+                        ' registry and the forward)', target=10)
+        self.drop_registry()
+
+    def drop_registry(self):
+        """Destroy every registry partition (they share addresses)."""
+        slap = self.slap
+        for reference in [REGISTRY] + ['bench-usable-%s-%s' % (k, r)
+                                       for k in (2048, 4096)
+                                       for r in range(5)]:
+            slap.request(SOFTWARE, reference, 'default', state='destroyed')
+        slap.waitForInstance(max_retry=3)
+        slap.waitForReport(max_retry=3)
+
+    def noop_figure(self, runs):
+        values = []
+        for run in range(runs):
+            start = time.monotonic()
+            self.slap.waitForInstance(max_retry=0)
+            values.append(time.monotonic() - start)
+        self.record('no-op instance run (slapos node instance --all)', 's',
+                    values, 'nothing changed since the previous run; includes'
+                    ' the promises', target=2)
+
+    # -- certificates ----------------------------------------------------
+
+    def certificate_figures(self, count, clients_list):
+        """Certificates per second and latency of requestCertificate, with
+        CSRs and tokens prepared up front, directly and through the
+        forward."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import NameOID
+        from re6st.registry import RegistryClient
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        csr = (x509.CertificateSigningRequestBuilder()
+               .subject_name(x509.Name([x509.NameAttribute(
+                   NameOID.COMMON_NAME, 'bench')]))
+               .sign(key, hashes.SHA256())
+               .public_bytes(serialization.Encoding.PEM))
+        admin = self.registry_client()
+        rates = {}
+        for clients in clients_list:
+            for side in 're6stry-local-url', 're6stry-url':
+                tokens = ['cert%s%s%06d' % (clients, side[:8], i)
+                          for i in range(count)]
+                for token in tokens:
+                    admin.addToken('bench-%s' % token, token)
+                latencies = []
+                lock = threading.Lock()
+
+                def worker(mine):
+                    client = RegistryClient(self.registry[side])
+                    for token in mine:
+                        start = time.monotonic()
+                        client.requestCertificate(token, csr)
+                        with lock:
+                            latencies.append(time.monotonic() - start)
+                threads = [threading.Thread(target=worker,
+                                            args=(tokens[i::clients],))
+                           for i in range(clients)]
+                start = time.monotonic()
+                for t in threads:
+                    t.start()
+                for t in threads:
+                    t.join()
+                elapsed = time.monotonic() - start
+                latencies.sort()
+                name = '%s, %s client(s)' % (
+                    'direct' if side == 're6stry-local-url' else 'forward',
+                    clients)
+                rates[side, clients] = len(latencies) / elapsed
+                how = ('requestCertificate x %s (RegistryClient, CSRs and'
+                       ' tokens made before), %s threads, %s nodes before'
+                       % (count, clients, self.node_count() - count))
+                self.record('certificates/s, ' + name, '/s',
+                            [rates[side, clients]], how)
+                self.record('latency p50, ' + name, 's',
+                            [latencies[len(latencies) // 2]], how)
+                self.record('latency p99, ' + name, 's',
+                            [latencies[int(len(latencies) * 0.99) - 1]], how)
+            self.record('throughput forward / direct, %s client(s)' % clients,
+                        'x', [rates['re6stry-url', clients]
+                              / rates['re6stry-local-url', clients]],
+                        'ratio of the two rates above (target >= 0.9)')
+
+    def rss_figure(self, nodes):
+        """Resident memory of re6st-registry once it holds `nodes`."""
+        self.populate(nodes)
+        pid = None
+        with self.slap.instance_supervisor_rpc as supervisor:
+            for info in supervisor.getAllProcessInfo():
+                if info['name'].startswith('re6st-registry-'):
+                    pid = info['pid']
+        with open('/proc/%s/status' % pid) as f:
+            rss = next(int(line.split()[1]) for line in f
+                       if line.startswith('VmRSS:'))
+        self.record('registry RSS with %s nodes' % nodes, 'MB',
+                    [rss / 1024], '/proc/<pid>/status VmRSS')
 
     def stop(self):
         try:
@@ -218,14 +401,40 @@ def main():
                         help='numbers of token instances')
     parser.add_argument('--nodes', type=int, default=1000,
                         help='nodes in the populated registry')
+    parser.add_argument('--runs', type=int, default=3,
+                        help='runs of the quick figures')
+    parser.add_argument('--only', default='ca,supply,usable,noop,tokens,'
+                        'certificates',
+                        help='figures to measure, comma separated')
     args = parser.parse_args()
+    only = args.only.split(',')
     bench = Bench(os.path.abspath(args.base))
     started = time.monotonic()
     try:
+        if 'ca' in only:
+            log("CA creation, ours and the anchor release's way...")
+            bench.ca_figures(args.runs)
+        bench.slap.start()
+        if not os.listdir(bench.slap.instance_directory):
+            bench.slap.format(1, embedded.IPV4, embedded.IPV6)
+        if 'supply' in only:
+            log('Building the release from scratch...')
+            bench.drop_registry()
+            bench.supply_figure()
+        if 'usable' in only:
+            log('Request -> usable...')
+            bench.usable_figures((2048, 4096), args.runs)
         log('Deploying the bench registry...')
         bench.deploy()
-        bench.token_figures([int(n) for n in args.sizes.split(',')],
-                            args.nodes)
+        if 'noop' in only:
+            bench.noop_figure(args.runs + 2)
+        bench.rss_figure(0)
+        if 'tokens' in only:
+            bench.token_figures([int(n) for n in args.sizes.split(',')],
+                                args.nodes)
+            bench.rss_figure(args.nodes)
+        if 'certificates' in only:
+            bench.certificate_figures(100, (1, 8))
     finally:
         bench.stop()
     results = {
