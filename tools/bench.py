@@ -277,10 +277,15 @@ class Bench:
     def drop_registry(self):
         """Destroy every registry partition (they share addresses)."""
         slap = self.slap
+        from slapos.slap.exception import NotFoundError
         for reference in [REGISTRY] + ['bench-usable-%s-%s' % (k, r)
                                        for k in (2048, 4096)
                                        for r in range(5)]:
-            slap.request(SOFTWARE, reference, 'default', state='destroyed')
+            try:
+                slap.request(SOFTWARE, reference, 'default',
+                             state='destroyed')
+            except NotFoundError:  # never requested
+                pass
         slap.waitForInstance(max_retry=3)
         slap.waitForReport(max_retry=3)
 
