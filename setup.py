@@ -25,11 +25,16 @@ setup(
             'registry-config = slapos_re6st.registry:Recipe',
             'promise = slapos_re6st.promise:Recipe',
             'token-manager = slapos_re6st.tokens:Recipe',
+            'backup = slapos_re6st.backup:Recipe',
+            'backup-promise = slapos_re6st.promise:Backup',
+            'ca-lifetime-promise = slapos_re6st.promise:CaLifetime',
         ],
         'console_scripts': [
             're6st-token-manager = slapos_re6st.tokens:main',
             're6st-renew-ca = slapos_re6st.renew:main',
             're6st-service = slapos_re6st.service:main',
+            're6st-backup = slapos_re6st.backup:main',
+            're6st-restore = slapos_re6st.restore:main',
         ],
     },
 )

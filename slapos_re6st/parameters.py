@@ -432,14 +432,17 @@ def resolve(parameters, schema, registry_port):
 def option_text(value, prop):
     """A value as a buildout option: strings as they are (multi-line ones,
     "textarea" in the schema, as a JSON string: buildout cannot store line
-    breaks), integers in decimal, booleans as true/false, null as an empty
-    string, arrays as their items separated by spaces."""
+    breaks), integers in decimal (3600.0 too), booleans as true/false,
+    null as an empty string, arrays as their items separated by spaces."""
     if prop.get('textarea'):
         return json.dumps(value)
     if value is None:
         return ''
     if isinstance(value, bool):
         return 'true' if value else 'false'
+    if isinstance(value, float) and value.is_integer():
+        # JSON Schema's integers include 3600.0: written as 3600
+        return str(int(value))
     if isinstance(value, list):
         return ' '.join(map(str, value))
     return str(value)

@@ -1,35 +1,38 @@
-"""A promise that passes only when the registry answers getCa with this
-partition's CA (not merely some registry listening at that address).
+"""The partition's promises, written as slapos promise plugins
+(etc/plugin/*.py), each calling one function of this package:
 
-It is written as a slapos promise plugin (etc/plugin/*.py).  slapos node
-imports slapos.core from the paths the plugin's first statement assigns to
-sys.path[0:0]: those of the release's own slapos.core egg and its
-dependencies.
+- Recipe: the registry answers getCa with this partition's CA (not merely
+  some registry listening at that address; registry_answers);
+- Backup: the backups are recent and the last one did not fail
+  (slapos_re6st.backup.backup_health);
+- CaLifetime: the CA certificate does not end within warn-days days
+  (slapos_re6st.renew.ca_lifetime).
+
+slapos node imports slapos.core from the paths the plugin's first
+statement assigns to sys.path[0:0]: those of the release's own slapos.core
+egg and its dependencies, plus cryptography and this package (check_path).
 """
+import os
 import sys
+import urllib.request
 
 import zc.buildout
 import zc.buildout.easy_install
 
 from .registry import write_if_changed
 
-PLUGIN = '''\
-# Written by slapos_re6st:promise; do not edit.
+CHECK_PLUGIN = '''\
+# Written by slapos_re6st:%(recipe)s; do not edit.
 import sys
 sys.path[0:0] = %(path)r
-
-import urllib.request
 
 from zope.interface import implementer
 from slapos.grid.promise import interface
 from slapos.grid.promise.generic import GenericPromise
 
-URL = %(url)r
-CA = %(ca)r
+from %(module)s import %(function)s
 
-
-def _base64(pem):
-    return b''.join(pem.split())
+ARGUMENTS = %(arguments)r
 
 
 @implementer(interface.IPromise)
@@ -41,56 +44,128 @@ class RunPromise(GenericPromise):
 
     def sense(self):
         try:
-            with urllib.request.urlopen(URL + 'getCa', timeout=10) as r:
-                body = r.read()
+            ok, message = %(function)s(*ARGUMENTS)
         except Exception as e:
-            self.logger.error('%%sgetCa failed: %%s', URL, e)
-            return
-        with open(CA, 'rb') as f:
-            expected = f.read()
-        if _base64(body) == _base64(expected):
-            self.logger.info('%%sgetCa answers the CA of this partition', URL)
+            ok, message = False, 'The check could not run: %%r' %% e
+        if ok:
+            self.logger.info('%%s', message)
         else:
-            self.logger.error('%%sgetCa answers another CA than %%s: is'
-                              ' another registry using this address?', URL, CA)
+            self.logger.error('%%s', message)
 
     def test(self):
         return self._test(result_count=1, failure_amount=1)
 
     def anomaly(self):
-        return self._anomaly(result_count=3, failure_amount=3)
+        return self._anomaly(result_count=1, failure_amount=1)
 '''
 
 
-def slapos_core_path(buildout_options):
-    """Locations of the release's slapos.core and of its dependencies."""
+def registry_answers(url, ca_path):
+    """(True, ...) when the registry at `url` answers getCa with the CA
+    certificate in `ca_path`; (False, why not) otherwise."""
+    try:
+        with urllib.request.urlopen(url + 'getCa', timeout=10) as r:
+            body = r.read()
+    except Exception as e:
+        return False, '%sgetCa failed: %s' % (url, e)
+    with open(ca_path, 'rb') as f:
+        expected = f.read()
+    if b''.join(body.split()) == b''.join(expected.split()):
+        return True, '%sgetCa answers the CA of this partition' % url
+    return False, ('%sgetCa answers another CA than %s: is another registry'
+                   ' using this address?' % (url, ca_path))
+
+
+def slapos_core_path(buildout_options, requirements=('slapos.core',)):
+    """Locations of the release's slapos.core (and other `requirements`)
+    and of their dependencies."""
     path = [buildout_options['develop-eggs-directory'],
             buildout_options['eggs-directory']]
     working_set = zc.buildout.easy_install.working_set(
-        ['slapos.core'], sys.executable, path)
-    return [dist.location for dist in working_set]
+        list(requirements), sys.executable, path)
+    locations = []
+    for dist in working_set:
+        if dist.location not in locations:
+            locations.append(dist.location)
+    return locations
 
 
-class Recipe:
-    """Options: url (of the registry, ending with /), ca (path of the CA
-    certificate it must serve), output (plugin path)."""
+def check_path(buildout_options):
+    """What a plugin that calls this package needs: slapos.core,
+    cryptography, and this package's own location (the release's)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    locations = slapos_core_path(buildout_options,
+                                 ('slapos.core', 'cryptography'))
+    return locations + [here] if here not in locations else locations
+
+
+def check_plugin(recipe, function, arguments, path):
+    """The text of a plugin that passes when `function` (module.name of
+    this package) returns (True, message) for `arguments`."""
+    module, _, name = function.rpartition('.')
+    return CHECK_PLUGIN % {'recipe': recipe, 'path': path, 'module': module,
+                           'function': name, 'arguments': tuple(arguments)}
+
+
+class _Check:
+    """A plugin calling FUNCTION with the values of ARGUMENTS (options)."""
+
+    NAME = FUNCTION = None
+    ARGUMENTS = ()
+    NUMBERS = ()
 
     def __init__(self, buildout, name, options):
-        for option in 'url', 'ca', 'output':
+        for option in self.ARGUMENTS + ('output',):
             if not options.get(option):
                 raise zc.buildout.UserError(
                     '[%s] needs the option %r.' % (name, option))
-        if not options['url'].endswith('/'):
-            raise zc.buildout.UserError(
-                '[%s] url must end with "/": %r.' % (name, options['url']))
+        self.arguments = []
+        for option in self.ARGUMENTS:
+            value = options[option]
+            if option in self.NUMBERS:
+                try:
+                    value = int(value)
+                except ValueError:
+                    raise zc.buildout.UserError(
+                        '[%s] %s must be a whole number, not %r.'
+                        % (name, option, value))
+            self.arguments.append(value)
         self.options = options
-        self.path = slapos_core_path(buildout['buildout'])
+        self.path = check_path(buildout['buildout'])
 
     def install(self):
-        write_if_changed(self.options['output'], PLUGIN % {
-            'url': self.options['url'], 'ca': self.options['ca'],
-            'path': self.path})
+        write_if_changed(self.options['output'], check_plugin(
+            self.NAME, self.FUNCTION, self.arguments, self.path))
         return [self.options['output']]
 
     def update(self):
         self.install()
+
+
+class Backup(_Check):
+    """Options: config (re6st-backup's configuration), output."""
+    NAME = 'backup-promise'
+    FUNCTION = 'slapos_re6st.backup.health'
+    ARGUMENTS = ('config',)
+
+
+class CaLifetime(_Check):
+    """Options: cert, key (the CA's), renew-command, warn-days, output."""
+    NAME = 'ca-lifetime-promise'
+    FUNCTION = 'slapos_re6st.renew.ca_lifetime'
+    ARGUMENTS = ('cert', 'key', 'renew-command', 'warn-days')
+    NUMBERS = ('warn-days',)
+
+
+class Recipe(_Check):
+    """Options: url (of the registry, ending with /), ca (path of the CA
+    certificate it must serve), output."""
+    NAME = 'promise'
+    FUNCTION = 'slapos_re6st.promise.registry_answers'
+    ARGUMENTS = ('url', 'ca')
+
+    def __init__(self, buildout, name, options):
+        if not options.get('url', '').endswith('/'):
+            raise zc.buildout.UserError(
+                '[%s] url must end with "/": %r.' % (name, options.get('url')))
+        super().__init__(buildout, name, options)

@@ -109,6 +109,32 @@ def renew(key_path, cert_path, prefix=None, days=None, now=None):
     return old, new, backup
 
 
+def ca_lifetime(cert_path, key_path, renew_command, warn_days):
+    """(True, until when the CA certificate is valid) or (False, a warning
+    naming its end and the renewal command) when it ends within
+    `warn_days` days, on the real clock (tests move it with faketime)."""
+    with open(cert_path, 'rb') as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    end = cert.not_valid_after_utc
+    left = end - datetime.datetime.now(datetime.timezone.utc)
+    when = end.strftime('%Y-%m-%d %H:%M:%S UTC')
+    if left >= datetime.timedelta(days=warn_days):
+        return True, 'The CA certificate %s is valid until %s (%s days).' % (
+            cert_path, when, left.days)
+    if left <= datetime.timedelta(0):
+        state = 'expired on %s' % when
+    else:
+        state = 'expires on %s, in %s days (less than %s)' % (
+            when, left.days, warn_days)
+    return False, (
+        'The CA certificate %s %s: re6st nodes fetch a new CA certificate'
+        ' from the registry within 30 days of its end.  Renew it with the'
+        ' same key now: run `%s --key %s --cert %s` as the partition\'s'
+        ' user, then run the instance again, which restarts the registry'
+        ' with it (see README.md, Renewing the CA).'
+        % (cert_path, state, renew_command, key_path, cert_path))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog='re6st-renew-ca',

@@ -165,7 +165,8 @@ class TestSchema(unittest.TestCase):
             'ipv4-net': '', 'client-count': 10, 'max-clients': None,
             'tunnel-refresh': 300, 'hello': 15, 'min-protocol': 1,
             'encrypt': False, 'same-country': [], 'geoip2-mmdb': '',
-            'community': '', 'grace-period': 8640000, 'verbose': 1})
+            'community': '', 'grace-period': 8640000, 'verbose': 1,
+            'backup-period': 3600, 'backup-keep': 24})
 
     def test_defaults_are_re6st_registry_defaults(self):
         """What the schema says by default is what re6st-registry does
@@ -318,6 +319,26 @@ class TestValidation(TempDir):
             self.assertProblem({name: 1.5}, repr(name), 'JSON integer')
         self.assertValid(**{'grace-period': 0})
         self.assertProblem({'grace-period': -1}, "'grace-period'", 'from 0')
+
+    def test_backups(self):
+        self.assertValid(**{'backup-period': 60, 'backup-keep': 1})
+        self.assertProblem({'backup-period': 59}, "'backup-period' is 59",
+                           'from 60')
+        self.assertProblem({'backup-period': '3600'}, "'backup-period'",
+                           'JSON integer')
+        self.assertProblem({'backup-keep': 0}, "'backup-keep' is 0",
+                           'from 1')
+        self.assertProblem({'backup-keep': 2.5}, "'backup-keep'",
+                           'JSON integer')
+
+    def test_integral_numbers_become_integer_options(self):
+        # JSON Schema's integers include 7200.0: the recipes read ints
+        options = {'parameters': json.dumps({'backup-period': 7200.0,
+                                             'prefix-length': 20.0}),
+                   'schema': SCHEMA_PATH, 'registry-port': '9200'}
+        parameters.Recipe(fake_buildout(self.dir), 'parameters', options)
+        self.assertEqual(options['backup-period'], '7200')
+        self.assertEqual(options['prefix-length'], '20')
 
     def test_min_protocol_follows_the_installed_re6st(self):
         from re6st import version

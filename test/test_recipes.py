@@ -320,8 +320,8 @@ class TestPromise(TempDir):
 
     def test_plugin_is_what_slapos_runpromises_expects(self):
         recipe = promise.Recipe.__new__(promise.Recipe)
-        recipe.options = {'url': 'http://[::1]:9201/', 'ca': '/x/ca.crt',
-                          'output': self.path('p.py')}
+        recipe.options = {'output': self.path('p.py')}
+        recipe.arguments = ['http://[::1]:9201/', '/x/ca.crt']
         recipe.path = ['/somewhere/slapos.core.egg']
         recipe.install()
         with open(self.path('p.py')) as f:
@@ -337,6 +337,39 @@ class TestPromise(TempDir):
             promise.Recipe(None, 'p', {'url': 'http://x', 'ca': 'c',
                                        'output': 'o'})
 
+    def test_registry_must_serve_this_ca(self):
+        """Passes only when getCa answers with this partition's CA: not
+        when another registry answers at that address, nor when none."""
+        import http.server
+        import threading
+        cert = ca.ensure_ca(self.path('a', 'ca.key'), self.path('a', 'ca.crt'),
+                            self.path('a', 'dh'), 2048, '2001:db8:42::/48')
+        ca.ensure_ca(self.path('b', 'ca.key'), self.path('b', 'ca.crt'),
+                     self.path('b', 'dh'), 2048, '2001:db8:42::/48')
+        pem = cert.public_bytes(serialization.Encoding.PEM)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(pem)
+
+            def log_message(self, *args):
+                pass
+        server = http.server.HTTPServer(('127.0.0.1', 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        url = 'http://127.0.0.1:%s/' % server.server_port
+        self.assertTrue(promise.registry_answers(url, self.path('a', 'ca.crt'))[0])
+        ok, message = promise.registry_answers(url, self.path('b', 'ca.crt'))
+        self.assertFalse(ok)
+        self.assertIn('another CA', message)
+        server.shutdown()
+        server.server_close()
+        self.assertFalse(promise.registry_answers(
+            'http://127.0.0.1:%s/' % server.server_port,
+            self.path('a', 'ca.crt'))[0])
 
 if __name__ == '__main__':
     unittest.main()

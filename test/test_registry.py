@@ -124,7 +124,8 @@ class TestDefault(RegistryTestCase):
     def test_services_run_under_the_partition_supervisor(self):
         processes = self.supervisor_processes()
         self.assertEqual(sorted(processes), [
-            're6st-forward-ipv6', 're6st-registry', 're6st-token-manager'])
+            're6st-backup', 're6st-forward-ipv6', 're6st-registry',
+            're6st-token-manager'])
         for name, info in processes.items():
             self.assertEqual(info['statename'], 'RUNNING', name)
 

@@ -365,16 +365,15 @@ class Bench:
     def rss_figure(self, nodes):
         """Resident memory of re6st-registry once it holds `nodes`."""
         self.populate(nodes)
-        pid = None
-        with self.slap.instance_supervisor_rpc as supervisor:
-            for info in supervisor.getAllProcessInfo():
-                if info['name'].startswith('re6st-registry-'):
-                    pid = info['pid']
+        # re6st-service writes the PID of the registry itself there
+        with open(os.path.join(self.partition_path(), 'var', 'run',
+                               're6st-registry.pid')) as f:
+            pid = int(f.read())
         with open('/proc/%s/status' % pid) as f:
             rss = next(int(line.split()[1]) for line in f
                        if line.startswith('VmRSS:'))
-        self.record('registry RSS with %s nodes' % nodes, 'MB',
-                    [rss / 1024], '/proc/<pid>/status VmRSS')
+        self.record('registry RSS with %s nodes' % self.node_count(), 'MB',
+                    [rss / 1024], '/proc/<pid>/status VmRSS of re6st-registry')
 
     def stop(self):
         try:
@@ -408,7 +407,7 @@ def main():
                         help='nodes in the populated registry')
     parser.add_argument('--runs', type=int, default=3,
                         help='runs of the quick figures')
-    parser.add_argument('--only', default='ca,supply,usable,noop,tokens,'
+    parser.add_argument('--only', default='ca,supply,usable,noop,rss,tokens,'
                         'certificates',
                         help='figures to measure, comma separated')
     args = parser.parse_args()
@@ -433,7 +432,8 @@ def main():
         bench.deploy()
         if 'noop' in only:
             bench.noop_figure(args.runs + 2)
-        bench.rss_figure(0)
+        if 'rss' in only:
+            bench.rss_figure(0)
         if 'tokens' in only:
             bench.token_figures([int(n) for n in args.sizes.split(',')],
                                 args.nodes)

@@ -1,0 +1,268 @@
+"""Operations on the embedded SlapOS: the backups (the service's own at its
+start, the operator's bin/re6st-backup), their promise, a restore into a
+fresh instance, and the promise on the CA's lifetime (under faketime)."""
+import datetime
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import zlib
+
+from cryptography import x509
+from slapos.slap.standalone import SlapOSNodeCommandError
+
+from release import (  # noqa: F401 (setUpModule is run by unittest)
+    TOP, InstanceTestCase, connection, get, get_ca, re6st_conf, setUpModule,
+    software_path, tearDownModule)
+
+sys.path.insert(0, TOP)
+from slapos_re6st import backup  # noqa: E402
+
+# What the services must have done within this many seconds.
+DEADLINE = 60
+
+
+def wait_for(what, check, timeout=DEADLINE, interval=0.5):
+    """check()'s first true value, polled for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('%s: not within %s s' % (what, timeout))
+        time.sleep(interval)
+
+
+def run_promise(plugin, *prefix):
+    """Run one promise plugin of a partition as slapos node does: slapos
+    node's own runpromises.py, by the release's Python, with a promise
+    folder holding that plugin only (and a partition folder of its own, so
+    that the results under faketime never reach the partition's).
+    Returns (exit code, output)."""
+    import slapos.grid.promise
+    from slapos.grid.utils import getPythonExecutableFromSoftwarePath
+    folder = tempfile.mkdtemp(dir=InstanceTestCase.slap._base_directory)
+    try:
+        plugins = os.path.join(folder, 'etc', 'plugin')
+        os.makedirs(plugins)
+        shutil.copy(plugin, plugins)
+        python = getPythonExecutableFromSoftwarePath(
+            software_path(InstanceTestCase))
+        result = subprocess.run(list(prefix) + [
+            python, os.path.join(os.path.dirname(
+                slapos.grid.promise.__file__), 'runpromises.py'),
+            '--promise-folder', plugins,
+            '--legacy-promise-folder', os.path.join(folder, 'etc', 'promise'),
+            '--partition-folder', folder,
+            '--log-folder', os.path.join(folder, 'log'), '--force'],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        shutil.rmtree(folder)
+    return result.returncode, result.stdout + result.stderr
+
+
+class OperationsTestCase(InstanceTestCase):
+    partition_count = 1
+    request = {}
+
+    @classmethod
+    def getInstanceParameterDict(cls):
+        return {'_': json.dumps(cls.request)}
+
+    def setUp(self):
+        self.published = connection(self.computer_partition)
+        self.tmp = tempfile.mkdtemp(dir=self.slap._base_directory)
+
+    def path(self, *names):
+        # the only partition: that of the instance requested again too
+        return os.path.join(self.computer_partition_root_path, *names)
+
+    def backups(self):
+        return backup.backup_names(self.path('srv', 'backup'))
+
+    def status(self):
+        return backup.read_status(self.path('srv', 'backup'))
+
+    def run_backup(self):
+        """The operator's bin/re6st-backup: the new backup's path."""
+        result = subprocess.run([self.path('bin', 're6st-backup')],
+                                capture_output=True, text=True, timeout=120)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        path = result.stdout.strip().splitlines()[-1]
+        self.assertTrue(os.path.isdir(path), path)
+        return path
+
+    def add_token(self, token, email):
+        status, _ = get('%saddToken?email=%s&token=%s' % (
+            self.published['re6stry-local-url'], email, token))
+        self.assertEqual(status, 204)
+
+    def join(self, token, published):
+        directory = tempfile.mkdtemp(dir=self.tmp)
+        result = re6st_conf(published['re6stry-url'], token,
+                            published['ca-fingerprint'], directory)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        return directory
+
+
+class TestBackups(OperationsTestCase):
+    request = {'backup-keep': 3}
+
+    def test_backup_at_start_then_on_demand_and_the_last_kept(self):
+        first = wait_for('the first backup, at the service start',
+                         self.backups)
+        wait_for('its status', lambda: self.status().get('last-success'))
+        self.assertIsNone(self.status().get('last-error'))
+
+        path = self.run_backup()
+        self.assertEqual(self.backups()[-1], os.path.basename(path))
+        self.assertNotIn(os.path.basename(path), first)
+        with open(os.path.join(path, 'manifest.json')) as f:
+            manifest = json.load(f)
+        self.assertEqual(manifest['ca-fingerprint'],
+                         self.published['ca-fingerprint'])
+        self.assertEqual(sorted(manifest['files']), [
+            'ca.crt', 'ca.key', 'dh.pem', 'registry.db', 'tokens.db'])
+        self.assertEqual(stat.S_IMODE(os.stat(
+            os.path.join(path, 'ca.key')).st_mode), 0o600)
+        with open(os.path.join(path, 'ca.crt'), 'rb') as f:
+            self.assertEqual(x509.load_pem_x509_certificate(f.read()),
+                             get_ca(self.published['re6stry-url']))
+
+        # backup-keep: 3
+        made = [os.path.basename(self.run_backup()) for _ in range(3)]
+        self.assertEqual(self.backups(), made)
+        # every promise passes, the backups' too
+        self.waitForInstance()
+
+    def test_failed_backup_fails_the_promise(self):
+        tokens_db = self.path('srv', 're6st-tokens', 'tokens.db')
+        os.chmod(tokens_db, 0)
+        try:
+            result = subprocess.run([self.path('bin', 're6st-backup')],
+                                    capture_output=True, text=True,
+                                    timeout=120)
+            self.assertNotEqual(result.returncode, 0)
+            self.assertIn('srv/re6st-tokens/tokens.db', result.stderr)
+            with self.assertRaises(SlapOSNodeCommandError) as e:
+                self.slap.waitForInstance(error_lines=100)
+            self.assertIn('re6st-backup.py', str(e.exception))
+            self.assertIn('srv/re6st-tokens/tokens.db', str(e.exception))
+        finally:
+            os.chmod(tokens_db, 0o600)
+        self.run_backup()
+        self.waitForInstance()
+
+    @unittest.skipUnless(shutil.which('faketime'),
+                         'faketime is not installed'
+                         ' (apt-get install faketime)')
+    def test_ca_lifetime_promise(self):
+        plugin = self.path('etc', 'plugin', 're6st-ca-lifetime.py')
+        cert = self.path('srv', 're6st-ca', 'ca.crt')
+        with open(cert, 'rb') as f:
+            end = x509.load_pem_x509_certificate(f.read()).not_valid_after_utc
+        code, output = run_promise(plugin)
+        self.assertEqual(code, 0, output)
+        when = (end - datetime.timedelta(days=40)).strftime(
+            '%Y-%m-%d %H:%M:%S UTC')
+        code, output = run_promise(plugin, 'faketime', when)
+        self.assertNotEqual(code, 0, output)
+        output = ' '.join(output.split())
+        self.assertIn(end.strftime('%Y-%m-%d %H:%M:%S UTC'), output)
+        for words in ('/bin/re6st-renew-ca --key ',
+                      '/srv/re6st-ca/ca.key --cert ',
+                      '/srv/re6st-ca/ca.crt`'):
+            self.assertIn(words, output)
+        # and 46 days before, it still passes
+        when = (end - datetime.timedelta(days=46)).strftime(
+            '%Y-%m-%d %H:%M:%S UTC')
+        code, output = run_promise(plugin, 'faketime', when)
+        self.assertEqual(code, 0, output)
+
+
+class TestRestore(OperationsTestCase):
+
+    def serves(self, url, fingerprint):
+        """Whether the registry at `url` answers with that CA."""
+        from slapos_re6st.ca import fingerprint as fingerprint_of
+        try:
+            return fingerprint_of(get_ca(url)) == fingerprint
+        except (OSError, AssertionError):  # restarting
+            return False
+
+    def test_restore_into_a_fresh_instance(self):
+        before = self.published
+        # a node joined, and a token not used yet, before the backup
+        self.add_token('restorednode', 'node@example.com')
+        node = self.join('restorednode', before)
+        self.add_token('keptunused', 'later@example.com')
+        with open(os.path.join(node, 'cert.crt'), 'rb') as f:
+            node_cert = x509.load_pem_x509_certificate(f.read())
+        saved = shutil.copytree(self.run_backup(),
+                                os.path.join(self.tmp, 'backup'))
+
+        # the instance destroyed, its partition freed, then requested again
+        self.requestDefaultInstance(state='destroyed')
+        self.slap.waitForInstance(max_retry=3)
+        self.slap.waitForReport(max_retry=3)
+        self.assertFalse(os.path.exists(self.path('srv', 're6st-ca',
+                                                  'ca.key')))
+        self.requestDefaultInstance()
+        self.waitForInstance()
+        partition = self.requestDefaultInstance()
+        self.assertEqual(partition.getId(), self.computer_partition.getId())
+        fresh = connection(partition)
+        self.assertNotEqual(fresh['ca-fingerprint'], before['ca-fingerprint'])
+
+        result = subprocess.run(
+            [os.path.join(software_path(self), 'bin', 're6st-restore'),
+             '--backup', saved, '--partition', self.path()],
+            capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertTrue([
+            name for name in os.listdir(self.path('srv', 'backup'))
+            if name.startswith('before-restore-')])
+        self.waitForInstance()
+        restored = connection(self.requestDefaultInstance())
+        self.assertEqual(restored['ca-fingerprint'], before['ca-fingerprint'])
+        url = restored['re6stry-url']
+        wait_for('the restored CA served', lambda: self.serves(
+            url, before['ca-fingerprint']))
+
+        # the node of before the backup still authenticates, and renews
+        from re6st import x509 as re6st_x509
+        from re6st.registry import RegistryClient
+        cert = re6st_x509.Cert(os.path.join(node, 'ca.crt'),
+                               os.path.join(node, 'cert.key'),
+                               os.path.join(node, 'cert.crt'))
+        client = RegistryClient(url, cert)
+        config = client.getNetworkConfig(cert.prefix)
+        self.assertIsNotNone(config, 'getNetworkConfig refused the node')
+        self.assertIsInstance(json.loads(zlib.decompress(config)), dict)
+        renewed = RegistryClient(url, cert).renewCertificate(cert.prefix)
+        self.assertIsNotNone(renewed, 'renewCertificate refused the node')
+        self.assertEqual(
+            x509.load_pem_x509_certificate(renewed).public_key()
+            .public_numbers(), node_cert.public_key().public_numbers())
+        status, body = get('%sgetNodePrefix?email=node@example.com'
+                           % restored['re6stry-local-url'])
+        self.assertEqual(status, 200)
+        cn = node_cert.subject.get_attributes_for_oid(
+            x509.oid.NameOID.COMMON_NAME)[0].value
+        self.assertEqual(body.decode(), cn)
+
+        # the token not used before the backup works now
+        self.join('keptunused', restored)
+
+        # and every promise passes
+        self.waitForInstance()
+
+
+if __name__ == '__main__':
+    unittest.main()
