@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -121,6 +122,18 @@ def service_pids(partition_path):
 def connection(partition):
     raw = partition.getConnectionParameterDict()
     return json.loads(raw['_'])
+
+
+def wait_for(what, check, timeout=60, interval=0.5):
+    """check()'s first true value, polled for at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('%s: not within %s s' % (what, timeout))
+        time.sleep(interval)
 
 
 def get(url, headers=None):

@@ -18,25 +18,12 @@ from slapos.slap.standalone import SlapOSNodeCommandError
 
 from release import (  # noqa: F401 (setUpModule is run by unittest)
     TOP, InstanceTestCase, connection, get, get_ca, re6st_conf, setUpModule,
-    software_path, tearDownModule)
+    software_path, tearDownModule, wait_for)
 
 sys.path.insert(0, TOP)
 from slapos_re6st import backup  # noqa: E402
 
-# What the services must have done within this many seconds.
-DEADLINE = 60
 
-
-def wait_for(what, check, timeout=DEADLINE, interval=0.5):
-    """check()'s first true value, polled for at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %s s' % (what, timeout))
-        time.sleep(interval)
 
 
 def run_promise(plugin, *prefix):

@@ -12,22 +12,12 @@ from cryptography import x509
 
 from release import (  # noqa: F401 (setUpModule is run by unittest)
     InstanceTestCase, connection, get, re6st_conf, setUpModule,
-    software_path, tearDownModule)
+    software_path, tearDownModule, wait_for)
 
-# Registration and revocation must happen within this many seconds.
+# Registration and revocation must happen within this many seconds (also
+# wait_for's default).
 DEADLINE = 60
 
-
-def wait_for(what, check, timeout=DEADLINE, interval=0.5):
-    """check()'s first true value, polled for at most `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('%s: not within %s s' % (what, timeout))
-        time.sleep(interval)
 
 
 class TestTokens(InstanceTestCase):
