@@ -146,6 +146,15 @@ def get(url, headers=None):
         return e.code, e.read()
 
 
+def answers(url):
+    """Whether the registry at `url` answers getCa now (False while it is
+    down or restarting)."""
+    try:
+        return get(url + 'getCa')[0] == 200
+    except OSError:
+        return False
+
+
 def get_ca(url):
     status, body = get(url + 'getCa')
     assert status == 200, (url, status, body)

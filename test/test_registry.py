@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from slapos.slap.standalone import SlapOSNodeCommandError
 
 from release import (  # noqa: F401 (setUpModule is run by unittest)
-    BIN, PRIVATE_RPCS, TOP, InstanceTestCase, connection, get, get_ca,
-    re6st_conf, service_pids, setUpModule, software_path, tearDownModule)
+    BIN, PRIVATE_RPCS, TOP, InstanceTestCase, answers, connection, get,
+    get_ca, re6st_conf, service_pids, setUpModule, software_path,
+    tearDownModule)
 
 sys.path.insert(0, TOP)
 from slapos_re6st.ca import prefix_serial  # noqa: E402
@@ -131,19 +132,13 @@ class TestDefault(RegistryTestCase):
 
     def test_killed_services_come_back(self):
         url = self.published['re6stry-url']
-
-        def answers():
-            try:
-                return get(url + 'getCa')[0] == 200
-            except OSError:  # refused while it restarts
-                return False
         for name in 're6st-registry', 're6st-forward-ipv6':
             before = service_pids(self.computer_partition_root_path)
             os.kill(before[name], signal.SIGKILL)
             start = time.monotonic()
             while True:
                 after = service_pids(self.computer_partition_root_path)
-                if after[name] != before[name] and answers():
+                if after[name] != before[name] and answers(url):
                     break
                 self.assertLess(time.monotonic() - start, 10, name)
                 time.sleep(0.2)

@@ -1,0 +1,145 @@
+"""16 concurrent clients through the public forward, with the registry
+killed once in the middle: bounded in count and time, loopback only."""
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from urllib.parse import urlencode
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from release import (  # noqa: F401 (setUpModule is run by unittest)
+    InstanceTestCase, answers, connection, get, service_pids, setUpModule,
+    tearDownModule, wait_for)
+
+CLIENTS = 16
+REQUESTS = 6          # certificate requests per client
+DEADLINE = 300        # seconds for the whole load, at most
+
+
+class TestLoad(InstanceTestCase):
+    partition_count = 1
+
+    @classmethod
+    def getInstanceParameterDict(cls):
+        return {'_': json.dumps({'forward-port': 19401})}
+
+    def setUp(self):
+        self.published = connection(self.computer_partition)
+
+    def registry_db(self):
+        return os.path.join(self.computer_partition_root_path, 'srv',
+                            're6st-registry', 'registry.db')
+
+    def certificates_of(self, emails):
+        """{email: number of certificates} as the registry stored them."""
+        with sqlite3.connect('file:%s?mode=ro' % self.registry_db(),
+                             uri=True, timeout=30) as db:
+            counts = dict.fromkeys(emails, 0)
+            for email, in db.execute('SELECT email FROM cert'):
+                if email in counts:
+                    counts[email] += 1
+            return counts
+
+    def csr(self):
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return (x509.CertificateSigningRequestBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(
+                    NameOID.COMMON_NAME, 'load')]))
+                .sign(key, hashes.SHA256())
+                .public_bytes(serialization.Encoding.PEM))
+
+    def load(self, label, requests, during=None):
+        """CLIENTS threads, each asking `requests` certificates with tokens
+        made before, and getCa, through the public forward; `during()` runs
+        once the load is under way.  Returns ({token: email},
+        {token: outcome})."""
+        url = self.published['re6stry-url']
+        admin = self.published['re6stry-local-url']
+        tokens = {'%s%02d%02d' % (label, c, r):
+                  '%s-%02d-%02d@example.com' % (label, c, r)
+                  for c in range(CLIENTS) for r in range(requests)}
+        for token, email in tokens.items():
+            self.assertEqual(get('%saddToken?%s' % (admin, urlencode(
+                {'email': email, 'token': token})))[0], 204)
+        csr = self.csr()
+        outcomes = {}
+        lock = threading.Lock()
+        deadline = time.monotonic() + DEADLINE
+
+        def client(c):
+            for r in range(requests):
+                if time.monotonic() > deadline:
+                    return
+                token = '%s%02d%02d' % (label, c, r)
+                try:
+                    if get(url + 'getCa')[0] != 200:
+                        outcome = 'getCa refused'
+                    else:
+                        status, body = get('%srequestCertificate?%s' % (
+                            url, urlencode({'token': token, 'req': csr})))
+                        if status == 200:
+                            x509.load_pem_x509_certificate(body)
+                            outcome = 'certificate'
+                        else:
+                            outcome = 'HTTP %s' % status
+                except OSError as e:  # connection refused or cut
+                    outcome = 'failed: %r' % e
+                with lock:
+                    outcomes[token] = outcome
+
+        threads = [threading.Thread(target=client, args=(c,))
+                   for c in range(CLIENTS)]
+        for t in threads:
+            t.start()
+        if during:
+            wait_for('load under way', lambda: len(outcomes) >= CLIENTS // 2,
+                     interval=0.01)
+            during()
+        for t in threads:
+            t.join(DEADLINE)
+            self.assertFalse(t.is_alive(), 'a client is still running')
+        self.assertEqual(len(outcomes), len(tokens))
+        return tokens, outcomes
+
+    def assertEveryTokenConsistent(self, tokens, outcomes):
+        """Every token is either intact, or consumed with exactly one
+        certificate; every certificate answered was stored."""
+        wait_for('registry answering',
+                 lambda: answers(self.published['re6stry-url']))
+        certificates = self.certificates_of(set(tokens.values()))
+        admin = self.published['re6stry-local-url']
+        for token, email in tokens.items():
+            unused = get('%sisToken?token=%s' % (admin, token))[1] == b'1'
+            self.assertEqual(certificates[email], 0 if unused else 1,
+                             (token, outcomes[token]))
+            if outcomes[token] == 'certificate':
+                self.assertFalse(unused, token)
+
+    def test_16_concurrent_clients(self):
+        tokens, outcomes = self.load('load', REQUESTS)
+        self.assertEqual(
+            {t: o for t, o in outcomes.items() if o != 'certificate'}, {})
+        self.assertEveryTokenConsistent(tokens, outcomes)
+
+    def test_registry_killed_under_load(self):
+        def kill():
+            os.kill(service_pids(self.computer_partition_root_path)
+                    ['re6st-registry'], signal.SIGKILL)
+        tokens, outcomes = self.load('crash', 3, during=kill)
+        # requests that met the crash failed, cleanly
+        self.assertTrue(any(o != 'certificate' for o in outcomes.values()))
+        self.assertEveryTokenConsistent(tokens, outcomes)
+        # and the registry serves again
+        token = 'aftercrash'
+        get('%saddToken?email=after@example.com&token=%s'
+            % (self.published['re6stry-local-url'], token))
+        status, _ = get('%srequestCertificate?%s' % (
+            self.published['re6stry-url'],
+            urlencode({'token': token, 'req': self.csr()})))
+        self.assertEqual(status, 200)
