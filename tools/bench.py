@@ -6,6 +6,7 @@ bench/results.json.  Each figure says what it measured, how, and how many
 runs (median and spread over the runs).
 """
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -374,6 +375,49 @@ class Bench:
                               / rates['re6stry-local-url', clients]],
                         'ratio of the two rates above (target >= 0.9)')
 
+    def backup_figures(self, runs):
+        """One on-demand backup (bin/re6st-backup: both databases with
+        sqlite's backup API, the CA) and its restore (re6st-restore, which
+        restarts the registry), with the nodes the registry holds."""
+        partition = self.partition_path()
+        # slapos names a software's directory after the md5 of its URL
+        software = os.path.join(self.slap.software_directory,
+                                hashlib.md5(SOFTWARE.encode()).hexdigest())
+        nodes = self.node_count()
+        backups, restores = [], []
+        for run in range(runs):
+            start = time.monotonic()
+            backup = subprocess.run(
+                [os.path.join(partition, 'bin', 're6st-backup')],
+                check=True, capture_output=True, text=True
+            ).stdout.strip().splitlines()[-1]
+            backups.append(time.monotonic() - start)
+            start = time.monotonic()
+            subprocess.run(
+                [os.path.join(software, 'bin', 're6st-restore'), '--backup',
+                 backup, '--partition', partition],
+                check=True, capture_output=True)
+            while not self.answers():
+                if time.monotonic() - start > TIMEOUT:
+                    break
+                time.sleep(0.05)
+            restores.append(time.monotonic() - start)
+        self.record('backup, %s nodes (bin/re6st-backup)' % nodes, 's',
+                    backups, 'registry.db and tokens.db with the sqlite'
+                    ' backup API, CA files, manifest')
+        self.record('restore, %s nodes, until getCa answers again' % nodes,
+                    's', restores, 're6st-restore of the backup just made,'
+                    ' registry restarted')
+
+    def answers(self):
+        import urllib.request
+        try:
+            with urllib.request.urlopen(self.registry['re6stry-url']
+                                        + 'getCa', timeout=5) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
     def rss_figure(self, nodes):
         """Resident memory of re6st-registry once it holds `nodes`."""
         self.populate(nodes)
@@ -420,7 +464,7 @@ def main():
     parser.add_argument('--runs', type=int, default=3,
                         help='runs of the quick figures')
     parser.add_argument('--only', default='ca,supply,usable,noop,rss,tokens,'
-                        'certificates',
+                        'backup,certificates',
                         help='figures to measure, comma separated')
     args = parser.parse_args()
     only = args.only.split(',')
@@ -450,6 +494,8 @@ def main():
             bench.token_figures([int(n) for n in args.sizes.split(',')],
                                 args.nodes)
             bench.rss_figure(args.nodes)
+        if 'backup' in only:
+            bench.backup_figures(args.runs)
         if 'certificates' in only:
             bench.certificate_figures(100, (1, 8))
     finally:
