@@ -22,36 +22,22 @@ from release import (  # noqa: F401 (setUpModule is run by unittest)
 
 sys.path.insert(0, TOP)
 from slapos_re6st import backup  # noqa: E402
+from test_backup import run_plugin  # noqa: E402
 
 
 
 
 def run_promise(plugin, *prefix):
-    """Run one promise plugin of a partition as slapos node does: slapos
-    node's own runpromises.py, by the release's Python, with a promise
-    folder holding that plugin only (and a partition folder of its own, so
-    that the results under faketime never reach the partition's).
-    Returns (exit code, output)."""
-    import slapos.grid.promise
+    """Run one promise plugin of a partition as slapos node does, by the
+    release's Python.  Returns (exit code, output)."""
     from slapos.grid.utils import getPythonExecutableFromSoftwarePath
-    folder = tempfile.mkdtemp(dir=InstanceTestCase.slap._base_directory)
-    try:
-        plugins = os.path.join(folder, 'etc', 'plugin')
-        os.makedirs(plugins)
-        shutil.copy(plugin, plugins)
-        python = getPythonExecutableFromSoftwarePath(
-            software_path(InstanceTestCase))
-        result = subprocess.run(list(prefix) + [
-            python, os.path.join(os.path.dirname(
-                slapos.grid.promise.__file__), 'runpromises.py'),
-            '--promise-folder', plugins,
-            '--legacy-promise-folder', os.path.join(folder, 'etc', 'promise'),
-            '--partition-folder', folder,
-            '--log-folder', os.path.join(folder, 'log'), '--force'],
-            capture_output=True, text=True, timeout=120)
-    finally:
-        shutil.rmtree(folder)
-    return result.returncode, result.stdout + result.stderr
+    with open(plugin) as f:
+        text = f.read()
+    return run_plugin(
+        text, os.path.basename(plugin), *prefix,
+        python=getPythonExecutableFromSoftwarePath(
+            software_path(InstanceTestCase)),
+        directory=InstanceTestCase.slap._base_directory)
 
 
 class OperationsTestCase(InstanceTestCase):
