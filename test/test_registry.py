@@ -146,6 +146,21 @@ class TestDefault(RegistryTestCase):
                              {k: v for k, v in before.items() if k != name})
         self.assertEqual(get_ca(url).serial_number, 0x120010db80042)
 
+    def test_embedded_slapos_stopped_and_started_keeps_everything(self):
+        url = self.published['re6stry-url']
+        self.add_token('beforestop')
+        ca = get_ca(url)
+        self.slap.stop()
+        self.assertFalse(answers(url))
+        self.slap.start()
+        self.waitForInstance()
+        self.assertEqual(get_ca(url), ca)
+        self.assertEqual(connection(self.requestDefaultInstance()),
+                         self.published)
+        status, body = get(self.published['re6stry-local-url']
+                           + 'isToken?token=beforestop')
+        self.assertEqual((status, body), (200, b'1'))
+
     def test_instance_rerun_keeps_ca_and_services(self):
         files = [self.path('srv', 're6st-ca', name)
                  for name in ('ca.key', 'ca.crt', 'dh.pem')]
