@@ -57,7 +57,7 @@ class Bench:
                                         len(values)))
         return figure
 
-    def node(self, command, max_retry=0):
+    def node(self, command, max_retry=0, env=None):
         """Run a `slapos node` command of the embedded SlapOS directly:
         StandaloneSlapOS's waitFor* poll its end with delays growing by 20%
         each time, which would round every figure up by as much."""
@@ -65,7 +65,8 @@ class Bench:
             self=self.slap, debug_args='')
         for attempt in range(max_retry + 1):
             if subprocess.run(line, shell=True, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL).returncode == 0:
+                              stderr=subprocess.DEVNULL,
+                              env=env).returncode == 0:
                 return
         raise RuntimeError('%s failed %s times' % (command, max_retry + 1))
 
@@ -252,17 +253,20 @@ class Bench:
     # -- deployment times ------------------------------------------------
 
     def supply_figure(self):
-        """A full build of the release, eggs in pip's cache: the software is
-        destroyed first."""
+        """A full build of the release, the software destroyed first: with
+        pip's cache as it is (warm after the first build), and with none
+        (PIP_NO_CACHE_DIR, inherited by the pip that buildout runs)."""
         slap = self.slap
-        slap.supply(SOFTWARE, state='destroyed')
-        slap.waitForSoftware(max_retry=2)
-        slap.supply(SOFTWARE)
-        start = time.monotonic()
-        self.node('slapos-node-software')
-        self.record('supply: full build of the release (pip cache warm)', 's',
-                    [time.monotonic() - start],
-                    'slapos node software after destroying the software')
+        for label, env in (('pip cache warm', None), ('no pip cache', dict(
+                os.environ, PIP_NO_CACHE_DIR='1'))):
+            slap.supply(SOFTWARE, state='destroyed')
+            slap.waitForSoftware(max_retry=2)
+            slap.supply(SOFTWARE)
+            start = time.monotonic()
+            self.node('slapos-node-software', env=env)
+            self.record('supply: full build of the release (%s)' % label, 's',
+                        [time.monotonic() - start],
+                        'slapos node software after destroying the software')
 
     def usable_figures(self, key_sizes, runs):
         """Request -> registry usable through the public forward (promises
