@@ -309,20 +309,33 @@ class Manager:
             if checks == USE_CHECKS:
                 break
             checks += 1
-            if self.registry.is_token(row['token']):
+            try:
+                self.check_use(row, now)
+            except RegistryError as e:
+                # to the back of the queue: one token the registry cannot
+                # answer about (e.g. a half-stored node after a crash) must
+                # not keep the others from being checked
                 self.store.update(reference, checked=now)
-                continue
-            prefix = self.registry.node_prefix(reference)
-            if prefix:
-                self.store.update(reference, prefix=prefix, checked=now,
-                                  ipv6=self.registry.ipv6(reference),
-                                  ipv4=self.registry.ipv4(reference))
-                log.info('%s: token used by node %s', reference, prefix)
-            else:
-                # neither a token nor a node: deleted behind our back
-                log.warning('%s: token gone from the registry, adding it'
-                            ' again', reference)
-                self.store.update(reference, registered=0, checked=now)
+                log.warning('%s: %s; checked again later', reference, e)
+
+    def check_use(self, row, now):
+        """Whether the token of `row` was used, and by which node."""
+        reference = row['reference']
+        if self.registry.is_token(row['token']):
+            self.store.update(reference, checked=now)
+            return
+        prefix = self.registry.node_prefix(reference)
+        if prefix:
+            self.store.update(reference, prefix=prefix, checked=now,
+                              ipv6=self.registry.ipv6(reference),
+                              ipv4=self.registry.ipv4(reference))
+            log.info('%s: token used by node %s', reference, prefix)
+        else:
+            # neither a token nor a node: deleted behind our back, or
+            # consumed by a request the registry did not finish
+            log.warning('%s: token gone from the registry, adding it'
+                        ' again', reference)
+            self.store.update(reference, registered=0, checked=now)
 
     def publish(self):
         for row in self.store.rows('NOT dropped'):

@@ -151,6 +151,34 @@ class TestManager(unittest.TestCase):
         self.step(*('t%d' % i for i in range(3 * tokens.USE_CHECKS)))
         self.assertEqual(self.registry.calls - calls, tokens.USE_CHECKS)
 
+    def test_a_token_the_registry_fails_on_blocks_no_other(self):
+        self.step('a', 'b')
+        broken = self.registry.node_prefix
+
+        def node_prefix(email):
+            if email == 'a':
+                raise tokens.RegistryError('getNodePrefix answered 500')
+            return broken(email)
+        self.registry.node_prefix = node_prefix
+        for reference in 'a', 'b':
+            self.registry.use(self.master.published[reference]['token'],
+                              '%d/16' % ord(reference))
+        for _ in range(2):
+            self.now += tokens.USE_CHECK_PERIOD + 1
+            self.step('a', 'b')
+        self.assertIn('ipv6', self.master.published['b'])
+        self.assertNotIn('ipv6', self.master.published['a'])
+
+    def test_consumed_token_without_node_is_added_again(self):
+        self.step('a')
+        token = self.master.published['a']['token']
+        del self.registry.tokens[token]  # a request killed half-way
+        self.now += tokens.USE_CHECK_PERIOD + 1
+        self.step('a')  # found consumed without a node
+        self.step('a')  # registered again
+        self.assertIn(token, self.registry.tokens)
+        self.assertEqual(self.master.published['a']['status'], tokens.READY)
+
     def test_dropping_an_unused_token_deletes_it(self):
         self.step('a', 'b')
         token = self.master.published['a']['token']
