@@ -23,6 +23,7 @@ import sys
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from .backup import replace_file
 from .ca import VALIDITY, fingerprint, prefix_serial, serial_prefix, write_new
 
 
@@ -71,28 +72,6 @@ def backup_path(cert_path, now):
     return path
 
 
-def replace_atomically(path, data):
-    """Replace `path` by `data` at once, keeping its mode."""
-    mode = os.stat(path).st_mode & 0o777
-    tmp = '%s.%s.tmp' % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    dirfd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
-
-
 def renew(key_path, cert_path, prefix=None, days=None, now=None):
     """Renew the CA certificate at `cert_path` with the key at `key_path`.
     Returns (old certificate, new certificate, where the old one is kept)."""
@@ -105,7 +84,9 @@ def renew(key_path, cert_path, prefix=None, days=None, now=None):
     new = renewed_certificate(key, old, prefix, days, now)
     backup = backup_path(cert_path, now)
     write_new(backup, old_pem, os.stat(cert_path).st_mode & 0o777)
-    replace_atomically(cert_path, new.public_bytes(serialization.Encoding.PEM))
+    # at once, keeping the certificate's mode
+    replace_file(cert_path, new.public_bytes(serialization.Encoding.PEM),
+                 os.stat(cert_path).st_mode & 0o777)
     return old, new, backup
 
 
