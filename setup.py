@@ -28,6 +28,7 @@ setup(
             'backup = slapos_re6st.backup:Recipe',
             'backup-promise = slapos_re6st.promise:Backup',
             'ca-lifetime-promise = slapos_re6st.promise:CaLifetime',
+            'compact-installed = slapos_re6st.installed:Recipe',
         ],
         'console_scripts': [
             're6st-token-manager = slapos_re6st.tokens:main',

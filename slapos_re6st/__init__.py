@@ -2,6 +2,7 @@
 
 One module per step of an instance run, in the order they happen:
 
+  installed          fold what buildout appended to .installed.cfg
   slapconfiguration  read the partition (type, parameters, addresses)
   softwaretype       pick the parts of the requested software type (and
                      the optional ones the parameters enable)
@@ -13,4 +14,8 @@ One module per step of an instance run, in the order they happen:
                      crash or a change of its configuration
   tokens             the token manager service of shared "Re6st Token"
                      instances, and the recipe that writes its inputs
+  backup             re6st-backup: the backups and their promise, the
+                     rotation of the registry's log
+  repository         each backup pushed to backup-repository (git)
+  renew, restore     re6st-renew-ca and re6st-restore, for the operator
 """

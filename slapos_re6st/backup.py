@@ -16,8 +16,14 @@ the CA's fingerprint and network).  It is written under a temporary name
 is a whole backup.  The last `keep` are kept.  One backup at a time
 (<directory>/.lock), which re6st-restore takes too.
 
+With backup-repository set (the URL in the file `repository-file`), each
+backup is also committed to the partition's git repository
+(<directory>/repository.git) and pushed there (see repository.py); a
+failed push is tried again every minute, without a new backup.
+
 <directory>/status.json tells the last attempt: when the last backup
-succeeded, and the error of the last attempt if it failed.  The partition's
+succeeded, and the error of the last attempt if it failed; the same for
+the last push.  The partition's
 promise reads it (backup_health), with <directory>/deployed, the time of
 the first deployment, which gives a new partition two periods to make its
 first backup.
@@ -41,6 +47,8 @@ import stat
 import sys
 import time
 import urllib.parse
+
+from . import repository
 
 log = logging.getLogger('re6st-backup')
 
@@ -339,10 +347,75 @@ def read_status(directory):
         return {}
 
 
+# -- the copy in backup-repository ----------------------------------------------
+
+PUSH_KEYS = ('last-push', 'last-push-commit', 'push-error', 'push-error-time')
+
+
+def repository_url(config):
+    """backup-repository as the partition's recipe wrote it ('': none)."""
+    path = config.get('repository-file')
+    return repository.read_url(path) if path else ''
+
+
+def commit_message(backup_path):
+    with open(os.path.join(backup_path, MANIFEST)) as f:
+        manifest = json.load(f)
+    return ('re6st registry backup %s\n\nnetwork: %s\nCA: %s\nCA valid'
+            ' until: %s\n' % (os.path.basename(backup_path),
+                              manifest.get('ipv6-prefix'),
+                              manifest.get('ca-fingerprint'),
+                              manifest.get('not-after')))
+
+
+def push(config, status, backup_path=None):
+    """Commit the backup at `backup_path` (if given) to the partition's
+    repository and push it to backup-repository (call it locked).  The
+    outcome goes into `status` (not written); returns the error sentence,
+    None when pushed or when there is no backup-repository."""
+    url = repository_url(config)
+    if not url:
+        for key in PUSH_KEYS:
+            status.pop(key, None)
+        return None
+    now = time.time()
+    try:
+        remote = repository.parse(url)
+        repo = repository.Repository(
+            config['repository-dir'], remote, git=config.get('git') or 'git',
+            ssh_key=config.get('ssh-key'),
+            known_hosts=config.get('known-hosts'))
+        if backup_path:
+            repo.record(backup_path, commit_message(backup_path))
+        commit, continued = repo.publish()
+    except (ValueError, repository.RepositoryError, OSError) as e:
+        error = str(e)
+        status.update({'push-error': error, 'push-error-time': utc(now)})
+        return error
+    if continued:
+        log.warning('%s', continued)
+    status.update({'last-push': utc(now), 'last-push-commit': commit,
+                   'push-error': None, 'push-error-time': None})
+    return None
+
+
+def retry_push(config):
+    """Push again what the last push failed to (no new backup); returns
+    the error sentence or None."""
+    directory = config['directory']
+    with Lock(directory):
+        status = read_status(directory)
+        error = push(config, status)
+        write_json(os.path.join(directory, STATUS), status)
+        return error
+
+
 def backup(config):
-    """Make one backup now, keep the last `keep`, record the outcome in
-    the status file.  Returns the backup's path; BackupError (recorded
-    too) when it fails."""
+    """Make one backup now, keep the last `keep`, push it to
+    backup-repository if there is one, record the outcome in the status
+    file.  Returns the backup's path; BackupError (recorded too) when it
+    fails.  A failed push does not fail the backup: it is recorded in the
+    status file (push-error)."""
     directory = config['directory']
     owner = os.stat(directory).st_uid if os.path.isdir(directory) else None
     if owner not in (None, os.geteuid()):
@@ -368,6 +441,10 @@ def backup(config):
                        'last-backup': os.path.basename(path),
                        'last-error': None, 'last-error-time': None})
         write_json(os.path.join(directory, STATUS), status)
+        error = push(config, status, path)
+        write_json(os.path.join(directory, STATUS), status)
+        if error:
+            log.error('%s', error)
         try:
             for name in prune(directory, config['keep'],
                               os.path.basename(path)):
@@ -405,6 +482,13 @@ def backup_health(config):
             'The last backup, at %s, failed: %s  Fix it, then run %s (or'
             ' wait for the next attempt of the re6st-backup service).'
             % (status.get('last-error-time'), status['last-error'].rstrip(),
+               command))
+    if status.get('push-error') and repository_url(config):
+        return False, (
+            'The backups are made but pushing them to backup-repository'
+            ' failed, last at %s: %s  re6st-backup tries again every minute;'
+            ' fix it, or run %s.'
+            % (status.get('push-error-time'), status['push-error'].rstrip(),
                command))
     names = backup_names(directory)
     if names:
@@ -547,9 +631,24 @@ def loop(config, iterations=None):
                     min(period, START_WAIT)):
         log.warning('the databases do not all exist yet: trying anyway')
     due = time.monotonic()
+    push_due = None
     count = 0
     while iterations is None or count < iterations:
         count += 1
+        if push_due is not None and time.monotonic() >= push_due \
+                and time.monotonic() < due:
+            try:
+                error = retry_push(config)
+            except Exception:
+                log.exception('pushing to backup-repository failed')
+                error = True
+            if error:
+                if error is not True:
+                    log.error('%s', error)
+                push_due = time.monotonic() + RETRY_DELAY
+            else:
+                log.info('pushed to backup-repository')
+                push_due = None
         if time.monotonic() >= due:
             try:
                 path = backup(config)
@@ -562,12 +661,16 @@ def loop(config, iterations=None):
             else:
                 log.info('backup written: %s', path)
                 due = time.monotonic() + period
+                push_due = (time.monotonic() + RETRY_DELAY
+                            if read_status(config['directory']).get(
+                                'push-error') else None)
         try:
             maybe_rotate(config)
         except OSError as e:
             log.error('rotating %s failed: %s', config['registry-log'], e)
         if iterations is None or count < iterations:
-            time.sleep(max(1, min(due - time.monotonic(), ROTATE_CHECK)))
+            wake = min(due, push_due) if push_due is not None else due
+            time.sleep(max(1, min(wake - time.monotonic(), ROTATE_CHECK)))
 
 
 def main(argv=None):
@@ -600,6 +703,11 @@ def main(argv=None):
         print('re6st-backup: %s' % e, file=sys.stderr)
         return 1
     print(path)
+    error = read_status(config['directory']).get('push-error')
+    if error:
+        print('re6st-backup: the backup is written, but %s%s' % (
+            error[0].lower(), error[1:]), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -612,7 +720,14 @@ class Recipe:
     ca-cert, dh, ipv6-prefix, key-size, period, keep, command (the
     partition's bin/re6st-backup, named in sentences), registry-log,
     registry-pidfile, tokens-pidfile, log-stamp, log-keep, log-max-size,
-    log-max-age."""
+    log-max-age.
+
+    The copy in backup-repository: repository (the parameter as the
+    parameters recipe sets it: slapconfiguration.SECRET_MARKER or empty;
+    the URL itself comes from this run's slap-configuration and goes into
+    repository-file, mode 0600, never into an option), repository-dir
+    (the partition's git repository), ssh-key (the partition's ssh key,
+    created once; sets ssh-public-key), known-hosts."""
 
     PATHS = ('directory', 'registry-db', 'tokens-db', 'ca-key', 'ca-cert',
              'dh', 'ipv6-prefix', 'command', 'registry-log',
@@ -637,6 +752,28 @@ class Recipe:
                 raise zc.buildout.UserError(
                     '[%s] %s must be a positive whole number, not %r.'
                     % (name, key, options[key]))
+        self.url = ''
+        if options.get('repository'):
+            from . import slapconfiguration
+            self.url = slapconfiguration.secret(buildout, 'backup-repository')
+            if self.url is None:
+                raise zc.buildout.UserError(
+                    '[%s] backup-repository is set but this buildout run did'
+                    ' not read it: run the whole instance profile.' % name)
+            missing = [k for k in ('repository-file', 'repository-dir')
+                       if not options.get(k)]
+            if missing:
+                raise zc.buildout.UserError('[%s] needs the options %s.'
+                                            % (name, ', '.join(missing)))
+        for key in ('repository-file', 'repository-dir', 'ssh-key',
+                    'known-hosts'):
+            if options.get(key):
+                config[key] = options[key]
+        config['git'] = shutil.which('git') or ''
+        if options.get('ssh-key'):
+            import socket
+            options['ssh-public-key'] = repository.ensure_ssh_key(
+                options['ssh-key'], 're6st-backup@%s' % socket.gethostname())
         self.options = options
         self.text = json.dumps(config, indent=2, sort_keys=True) + '\n'
 
@@ -644,7 +781,13 @@ class Recipe:
         from .registry import write_if_changed
         record_deployment(self.options['directory'])
         write_if_changed(self.options['config-file'], self.text)
-        return [self.options['config-file']]
+        installed = [self.options['config-file']]
+        if self.options.get('repository-file'):
+            # the URL may hold a password: the partition's user only
+            write_if_changed(self.options['repository-file'],
+                             self.url + '\n' if self.url else '', 0o600)
+            installed.append(self.options['repository-file'])
+        return installed
 
     update = install
 

@@ -110,7 +110,10 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if os.path.exists(key_path):
         with open(key_path, 'rb') as f:
-            key = serialization.load_pem_private_key(f.read(), None)
+            # only its size is read here, on every instance run: skip the
+            # (slow) consistency checks of the RSA key, which is ours
+            key = serialization.load_pem_private_key(
+                f.read(), None, unsafe_skip_rsa_key_validation=True)
         if key.key_size != key_size:
             raise zc.buildout.UserError(
                 "key-size is %s but this network's CA key (%s) has %s bits:"

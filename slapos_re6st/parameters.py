@@ -12,11 +12,12 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 
 import jsonschema
 import zc.buildout
 
-from . import slapconfiguration
+from . import repository, slapconfiguration
 
 HIDDEN = '(not shown)'
 # Characters that would end or garble a line of the registry's configuration
@@ -68,6 +69,14 @@ def _is_secret(schema, name):
     return bool(schema.get('properties', {}).get(name, {}).get('writeOnly'))
 
 
+def _shown(name, value, secret):
+    """A value as a sentence shows it: a secret not at all, but the URL
+    of backup-repository without its password."""
+    if secret and name == 'backup-repository' and isinstance(value, str):
+        return _describe(repository.redact(value))
+    return HIDDEN if secret else _describe(value)
+
+
 def _type_name(prop):
     types = prop.get('type')
     if isinstance(types, list):
@@ -87,7 +96,7 @@ def _schema_problem(error, schema):
         return 'The parameters %s.' % error.message
     name = error.path[0]
     prop = schema['properties'].get(name, {})
-    value = HIDDEN if _is_secret(schema, name) else _describe(error.instance)
+    value = _shown(name, error.instance, _is_secret(schema, name))
     subject = repr(name)
     if len(error.path) > 1:  # an item of an array
         subject = '%r item %s' % (name, error.path[1])
@@ -315,8 +324,8 @@ def problems(parameters, schema, registry_port):
             continue
         if LINE_BREAKING.search(value):
             found.append("%r is %s but must be on one line, without control"
-                         " characters." % (name, HIDDEN if prop.get(
-                             'writeOnly') else _describe(value)))
+                         " characters." % (name, _shown(
+                             name, value, prop.get('writeOnly'))))
         elif value != value.strip() and not prop.get('writeOnly'):
             found.append("%r is %s but must not start or end with spaces."
                          % (name, _describe(value)))
@@ -415,6 +424,26 @@ def problems(parameters, schema, registry_port):
                          " registry can only locate nodes with a GeoIP2"
                          " database: set 'geoip2-mmdb' too, or keep only the"
                          " default line (*)." % ', '.join(located))
+    found += _repository_problems(values['backup-repository'])
+    return found
+
+
+def _repository_problems(url):
+    if not url:
+        return []
+    try:
+        remote = repository.parse(url)
+    except ValueError as e:
+        return [str(e)]
+    found = []
+    if not shutil.which('git'):
+        found.append("'backup-repository' is set but git is not installed on"
+                     " this host: install it (Debian: apt-get install git),"
+                     " or leave backup-repository empty.")
+    if remote.kind == 'ssh' and not shutil.which('ssh'):
+        found.append("'backup-repository' is an ssh URL but ssh is not"
+                     " installed on this host: install it (Debian: apt-get"
+                     " install openssh-client), or use an https URL.")
     return found
 
 

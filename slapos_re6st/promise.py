@@ -1,8 +1,10 @@
 """The partition's promises, written as slapos promise plugins
 (etc/plugin/*.py), each calling one function of this package:
 
-- Recipe: the registry answers getCa with this partition's CA (not merely
-  some registry listening at that address; registry_answers);
+- Recipe: the registry answers getCa with this partition's CA, itself and
+  through each forward (not merely some registry listening at that
+  address; registry_answers); one plugin for all: slapos node runs each
+  plugin in a process of its own, polled every 50 ms;
 - Backup: the backups are recent and the last one did not fail
   (slapos_re6st.backup.backup_health);
 - CaLifetime: the CA certificate does not end within warn-days days
@@ -12,6 +14,7 @@ slapos node imports slapos.core from the paths the plugin's first
 statement assigns to sys.path[0:0]: those of the release's own slapos.core
 egg and its dependencies, plus cryptography and this package (check_path).
 """
+import functools
 import os
 import sys
 import urllib.request
@@ -60,34 +63,48 @@ class RunPromise(GenericPromise):
 '''
 
 
-def registry_answers(url, ca_path):
-    """(True, ...) when the registry at `url` answers getCa with the CA
-    certificate in `ca_path`; (False, why not) otherwise."""
-    try:
-        with urllib.request.urlopen(url + 'getCa', timeout=10) as r:
-            body = r.read()
-    except Exception as e:
-        return False, '%sgetCa failed: %s' % (url, e)
+def registry_answers(urls, ca_path):
+    """(True, ...) when the registry answers getCa with the CA certificate
+    in `ca_path` at each of `urls` (whitespace-separated: itself and its
+    forwards); (False, what is wrong at each that does not) otherwise."""
     with open(ca_path, 'rb') as f:
-        expected = f.read()
-    if b''.join(body.split()) == b''.join(expected.split()):
-        return True, '%sgetCa answers the CA of this partition' % url
-    return False, ('%sgetCa answers another CA than %s: is another registry'
-                   ' using this address?' % (url, ca_path))
+        expected = b''.join(f.read().split())
+    wrong = []
+    urls = urls.split()
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url + 'getCa', timeout=10) as r:
+                body = r.read()
+        except Exception as e:
+            wrong.append('%sgetCa failed: %s.' % (url, e))
+            continue
+        if b''.join(body.split()) != expected:
+            wrong.append('%sgetCa answers another CA than %s: is another'
+                         ' registry using this address?' % (url, ca_path))
+    if wrong:
+        return False, ' '.join(wrong)
+    return True, 'getCa answers the CA of this partition at %s' % (
+        ', '.join(urls))
 
 
 def slapos_core_path(buildout_options, requirements=('slapos.core',)):
     """Locations of the release's slapos.core (and other `requirements`)
     and of their dependencies."""
-    path = [buildout_options['develop-eggs-directory'],
-            buildout_options['eggs-directory']]
+    return list(_locations(buildout_options['develop-eggs-directory'],
+                           buildout_options['eggs-directory'],
+                           tuple(requirements)))
+
+
+@functools.lru_cache(maxsize=None)
+def _locations(develop_eggs, eggs, requirements):
+    # computed once per buildout run: every promise recipe asks the same
     working_set = zc.buildout.easy_install.working_set(
-        list(requirements), sys.executable, path)
+        list(requirements), sys.executable, [develop_eggs, eggs])
     locations = []
     for dist in working_set:
         if dist.location not in locations:
             locations.append(dist.location)
-    return locations
+    return tuple(locations)
 
 
 def check_path(buildout_options):
@@ -158,14 +175,18 @@ class CaLifetime(_Check):
 
 
 class Recipe(_Check):
-    """Options: url (of the registry, ending with /), ca (path of the CA
-    certificate it must serve), output."""
+    """Options: urls (of the registry and its forwards, each ending with
+    /), ca (path of the CA certificate they must serve), output."""
     NAME = 'promise'
     FUNCTION = 'slapos_re6st.promise.registry_answers'
-    ARGUMENTS = ('url', 'ca')
+    ARGUMENTS = ('urls', 'ca')
 
     def __init__(self, buildout, name, options):
-        if not options.get('url', '').endswith('/'):
+        urls = options.get('urls', '').split()
+        wrong = [url for url in urls if not url.endswith('/')]
+        if wrong:
             raise zc.buildout.UserError(
-                '[%s] url must end with "/": %r.' % (name, options.get('url')))
+                '[%s] each of urls must end with "/": %s.'
+                % (name, ', '.join(map(repr, wrong))))
+        options['urls'] = ' '.join(urls)
         super().__init__(buildout, name, options)

@@ -5,7 +5,8 @@ slapos.cookbook's slapconfiguration recipes store sets and dicts as option
 values, which PyPI's zc.buildout refuses ("Option values must be strings"):
 this one publishes only strings.
 
-Secrets (smtp-password) never become option values: buildout records every
+Secrets (smtp-password, backup-repository: its URL may hold a password)
+never become option values: buildout records every
 option of every part in .installed.cfg, and the whole request would be
 there.  The recipe replaces each secret of the request by SECRET_MARKER in
 its `parameters` option and keeps the value in memory, for the recipes of
@@ -31,7 +32,7 @@ SERIALISED_KEY = '_'
 SHARED_KEYS = ('slave_reference', 'slave_title', 'slap_software_type',
                'timestamp')
 # Request parameters that are secrets, and what stands for them in options.
-SECRET_PARAMETERS = ('smtp-password',)
+SECRET_PARAMETERS = ('smtp-password', 'backup-repository')
 SECRET_MARKER = '(secret, not recorded)'
 # {buildout directory: {parameter: secret}}, for the run in progress.
 _secrets = {}

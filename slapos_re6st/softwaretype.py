@@ -37,13 +37,16 @@ class Recipe:
 
 
 class Optional:
-    """Parts installed only when a value is set.
-    Options: if (the value), parts.  Sets: enabled-parts ('' when `if` is
-    empty)."""
+    """Parts (and values) used only when a value is set.
+    Options: if (the value), parts, any other.  Sets: enabled-<option> for
+    each other option: its value, or '' when `if` is empty."""
 
     def __init__(self, buildout, name, options):
-        options['enabled-parts'] = (
-            options.get('parts', '') if options.get('if', '').strip() else '')
+        enabled = bool(options.get('if', '').strip())
+        for key in list(options):
+            if key not in ('recipe', 'if') and not key.startswith(
+                    ('_', 'enabled-')):
+                options['enabled-' + key] = options[key] if enabled else ''
 
     def install(self):
         return []

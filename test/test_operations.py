@@ -1,7 +1,10 @@
 """Operations on the embedded SlapOS: the backups (the service's own at its
-start, the operator's bin/re6st-backup), their promise, a restore into a
-fresh instance, and the promise on the CA's lifetime (under faketime)."""
+start, the operator's bin/re6st-backup), their promise, their copy in
+backup-repository (git's own HTTP server on loopback, with a password), a
+restore into a fresh instance from a clone of that repository, and the
+promise on the CA's lifetime (under faketime)."""
 import datetime
+import http.server
 import json
 import os
 import shutil
@@ -9,6 +12,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import zlib
@@ -23,6 +27,7 @@ from release import (  # noqa: F401 (setUpModule is run by unittest)
 sys.path.insert(0, TOP)
 from slapos_re6st import backup  # noqa: E402
 from test_backup import run_plugin  # noqa: E402
+from test_repository import GitHttpHandler, bare, git, log_of  # noqa: E402
 
 
 
@@ -160,6 +165,41 @@ class TestBackups(OperationsTestCase):
 
 
 class TestRestore(OperationsTestCase):
+    """Backups pushed to backup-repository, a git repository served over
+    HTTP with a password; the instance destroyed; a fresh one restored
+    from a clone of that repository, which then pushes there again."""
+
+    PASSWORD = 'hunter2-Secr3t'
+
+    @classmethod
+    def setUpClass(cls):
+        served = tempfile.mkdtemp(dir=cls.slap._base_directory)
+        cls.remote = bare(os.path.join(served, 'registry.git'))
+        handler = type('Handler', (GitHttpHandler,), {
+            'root': served, 'user': 'backup', 'password': cls.PASSWORD,
+            'seen': []})
+        cls.git_server = http.server.ThreadingHTTPServer(('127.0.0.1', 0),
+                                                         handler)
+        threading.Thread(target=cls.git_server.serve_forever,
+                         daemon=True).start()
+        cls.request = {'backup-repository':
+                       'http://backup:%s@127.0.0.1:%s/registry.git' % (
+                           cls.PASSWORD, cls.git_server.server_address[1])}
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        cls.git_server.shutdown()
+        cls.git_server.server_close()
+
+    def request_with(self, request):
+        """The instance requested again with `request` (for this test)."""
+        cls = type(self)
+        before = cls._instance_parameter_dict
+        cls._instance_parameter_dict = {'_': json.dumps(request)}
+        self.addCleanup(setattr, cls, '_instance_parameter_dict', before)
+        return self.requestDefaultInstance()
 
     def serves(self, url, fingerprint):
         """Whether the registry at `url` answers with that CA."""
@@ -171,24 +211,53 @@ class TestRestore(OperationsTestCase):
 
     def test_restore_into_a_fresh_instance(self):
         before = self.published
+        # the backup of the service's start is pushed
+        wait_for('the first backup pushed',
+                 lambda: self.status().get('last-push-commit'))
         # a node joined, and a token not used yet, before the backup
         self.add_token('restorednode', 'node@example.com')
         node = self.join('restorednode', before)
         self.add_token('keptunused', 'later@example.com')
         with open(os.path.join(node, 'cert.crt'), 'rb') as f:
             node_cert = x509.load_pem_x509_certificate(f.read())
-        saved = shutil.copytree(self.run_backup(),
-                                os.path.join(self.tmp, 'backup'))
+        self.run_backup()
+        pushed = log_of(self.remote)
+        self.assertEqual(pushed[0], self.status()['last-push-commit'])
+        self.assertGreaterEqual(len(pushed), 2)
+        self.waitForInstance()  # the promises agree
+
+        # the password: nowhere in the partition but its 0600 URL file,
+        # not in what buildout records, not published
+        holders = []
+        for top, _, names in os.walk(self.path()):
+            for name in names:
+                path = os.path.join(top, name)
+                if os.path.islink(path) or not os.path.isfile(path):
+                    continue  # sockets, links to the software
+                with open(path, 'rb') as f:
+                    found = self.PASSWORD.encode() in f.read()
+                if found:
+                    holders.append(os.path.relpath(path, self.path()))
+        self.assertEqual(holders, ['etc/re6st-backup-repository'])
+        self.assertEqual(stat.S_IMODE(os.stat(self.path(
+            'etc', 're6st-backup-repository')).st_mode), 0o600)
+        self.assertNotIn(self.PASSWORD, json.dumps(self.published))
+
+        # the backup, from the repository only
+        saved = os.path.join(self.tmp, 'clone')
+        git('clone', '--quiet', '--branch', 'main', self.remote, saved)
 
         # the instance destroyed, its partition freed, then requested again
+        # (without backup-repository: that repository is another CA's for
+        # the fresh instance, until the restore)
         self.requestDefaultInstance(state='destroyed')
         self.slap.waitForInstance(max_retry=3)
         self.slap.waitForReport(max_retry=3)
         self.assertFalse(os.path.exists(self.path('srv', 're6st-ca',
                                                   'ca.key')))
-        self.requestDefaultInstance()
+        self.request_with({})
         self.waitForInstance()
-        partition = self.requestDefaultInstance()
+        partition = self.request_with({})
         self.assertEqual(partition.getId(), self.computer_partition.getId())
         fresh = connection(partition)
         self.assertNotEqual(fresh['ca-fingerprint'], before['ca-fingerprint'])
@@ -232,6 +301,16 @@ class TestRestore(OperationsTestCase):
 
         # the token not used before the backup works now
         self.join('keptunused', restored)
+
+        # backup-repository again: the restored registry continues the
+        # repository's history
+        self.request_with(type(self).request)
+        self.waitForInstance()
+        self.run_backup()
+        now = log_of(self.remote)
+        self.assertEqual(now[-len(pushed):], pushed)
+        self.assertGreater(len(now), len(pushed))
+        self.assertIsNone(self.status().get('push-error'))
 
         # and every promise passes
         self.waitForInstance()

@@ -166,7 +166,8 @@ class TestSchema(unittest.TestCase):
             'tunnel-refresh': 300, 'hello': 15, 'min-protocol': 1,
             'encrypt': False, 'same-country': [], 'geoip2-mmdb': '',
             'community': '', 'grace-period': 8640000, 'verbose': 1,
-            'backup-period': 3600, 'backup-keep': 24})
+            'backup-period': 3600, 'backup-keep': 24,
+            'backup-repository': ''})
 
     def test_defaults_are_re6st_registry_defaults(self):
         """What the schema says by default is what re6st-registry does
@@ -330,6 +331,32 @@ class TestValidation(TempDir):
                            'from 1')
         self.assertProblem({'backup-keep': 2.5}, "'backup-keep'",
                            'JSON integer')
+
+    def test_backup_repository(self):
+        for url in ('/srv/git/registry.git', 'file:///srv/git/r.git',
+                    'https://bob:%s@git.example.com/r.git' % 'x%20y',
+                    'git@git.example.com:net/registry.git',
+                    'ssh://git@[2001:db8::1]:2222/r.git'):
+            self.assertValid(**{'backup-repository': url})
+        found = self.assertProblem(
+            {'backup-repository': 'https://bob:hunter2@git.example.com'},
+            "'backup-repository' is \"https://bob:***@git.example.com\"",
+            'repository path')
+        self.assertNotIn('hunter2', found[0])
+        found = self.assertProblem(
+            {'backup-repository': 'https://bob:hunter2@x.org/r.git\n'},
+            "'backup-repository' is \"https://bob:***@x.org/r.git\\n\"",
+            'one line')
+        self.assertNotIn('hunter2', found[0])
+        self.assertProblem({'backup-repository': 'git://x.org/r.git'},
+                           'cannot push')
+        self.assertProblem({'backup-repository': 42},
+                           "'backup-repository' is (not shown)", 'JSON string')
+        with mock.patch('shutil.which', return_value=None):
+            found = self.assertProblem(
+                {'backup-repository': 'git@x.org:r.git'}, count=2)
+        self.assertIn('apt-get install git', found[0])
+        self.assertIn('apt-get install openssh-client', found[1])
 
     def test_integral_numbers_become_integer_options(self):
         # JSON Schema's integers include 7200.0: the recipes read ints

@@ -5,6 +5,7 @@ import ipaddress
 import json
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
@@ -19,7 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 from slapos_re6st import (  # noqa: E402
-    ca, parameters, promise, registry, slapconfiguration, softwaretype)
+    ca, installed, parameters, promise, registry, slapconfiguration,
+    softwaretype)
 
 SCHEMA = parameters.load_schema(
     os.path.join(os.path.dirname(HERE), 'instance-input-schema.json'))
@@ -271,12 +273,18 @@ class TestSoftwareType(unittest.TestCase):
         self.assertIn("'default'", str(e.exception))
 
     def test_optional_parts(self):
-        options = {'if': '', 'parts': 'x y'}
+        options = {'if': '', 'parts': 'x y', 'url': 'http://:1/'}
         softwaretype.Optional(None, 'o', options)
         self.assertEqual(options['enabled-parts'], '')
-        options = {'if': '192.0.2.1', 'parts': 'x y'}
+        self.assertEqual(options['enabled-url'], '')
+        options = {'if': '192.0.2.1', 'parts': 'x y',
+                   'url': 'http://192.0.2.1:1/'}
         softwaretype.Optional(None, 'o', options)
         self.assertEqual(options['enabled-parts'], 'x y')
+        self.assertEqual(options['enabled-url'], 'http://192.0.2.1:1/')
+        # run again (buildout may initialise a section twice): the same
+        softwaretype.Optional(None, 'o', options)
+        self.assertNotIn('enabled-enabled-url', options)
 
 
 class TestRegistryConfig(TempDir):
@@ -332,10 +340,12 @@ class TestPromise(TempDir):
         self.assertEqual(ast.literal_eval(first.value),
                          ['/somewhere/slapos.core.egg'])
 
-    def test_url_must_end_with_slash(self):
-        with self.assertRaises(zc.buildout.UserError):
-            promise.Recipe(None, 'p', {'url': 'http://x', 'ca': 'c',
-                                       'output': 'o'})
+    def test_urls_must_end_with_slash(self):
+        with self.assertRaises(zc.buildout.UserError) as e:
+            promise.Recipe(None, 'p', {'urls': 'http://y/\n http://x',
+                                       'ca': 'c', 'output': 'o'})
+        self.assertIn("'http://x'", str(e.exception))
+        self.assertNotIn("'http://y/'", str(e.exception))
 
     def test_registry_must_serve_this_ca(self):
         """Passes only when getCa answers with this partition's CA: not
@@ -365,11 +375,83 @@ class TestPromise(TempDir):
         ok, message = promise.registry_answers(url, self.path('b', 'ca.crt'))
         self.assertFalse(ok)
         self.assertIn('another CA', message)
+        # several URLs (the registry and its forwards): each must answer
+        with socket.socket() as s:
+            s.bind(('127.0.0.1', 0))
+            nobody = 'http://127.0.0.1:%s/' % s.getsockname()[1]
+        ok, message = promise.registry_answers(
+            '%s %s' % (url, nobody), self.path('a', 'ca.crt'))
+        self.assertFalse(ok)
+        self.assertIn(nobody + 'getCa failed', message)
+        self.assertNotIn(url + 'getCa', message)
         server.shutdown()
         server.server_close()
         self.assertFalse(promise.registry_answers(
             'http://127.0.0.1:%s/' % server.server_port,
             self.path('a', 'ca.crt'))[0])
+
+
+
+class TestInstalledRecord(TempDir):
+    """.installed.cfg as PyPI's zc.buildout writes it (its own writers): a
+    full save, then one [buildout] section appended per updated part."""
+
+    def record(self, runs):
+        import io
+        import zc.buildout.buildout as bb
+        parts = ['directory', 'ca', 'registry-service']
+        out = io.StringIO()
+        bb._save_options('buildout', {'installed_develop_eggs': '',
+                                      'parts': ' '.join(parts)}, out)
+        for part in parts:
+            print(file=out)
+            bb._save_options(part, {
+                '__buildout_installed__': '/p/%s\n/p/%s.more' % (part, part),
+                '__buildout_signature__': 'a-1.egg b-2.egg',
+                'recipe': 'x:%s' % part, 'text': '  spaced\n\tvalue '},
+                out)
+        for run in range(runs):
+            # what _update_installed appends, as in one instance run
+            out.write('\n[buildout]\ninstalled_develop_eggs = \n')
+            for i in range(len(parts)):
+                order = parts[i + 1:] + parts[:i + 1]
+                out.write('\n[buildout]\nparts = %s\n' % ' '.join(order))
+        return out.getvalue()
+
+    def parsed(self, text):
+        import io
+        import zc.buildout.configparser
+        return zc.buildout.configparser.parse(io.StringIO(text), 'x')
+
+    def test_the_same_record_in_one_section(self):
+        text = self.record(runs=3)
+        new = installed.compacted(text)
+        self.assertEqual(self.parsed(new), self.parsed(text))
+        self.assertEqual(new.count('[buildout]'), 1)
+        self.assertLess(len(new), len(text))
+        # nothing to do the next time, nor on a full save
+        self.assertIsNone(installed.compacted(new))
+        self.assertIsNone(installed.compacted(self.record(runs=0)))
+
+    def test_the_file_is_rewritten_in_place_and_keeps_its_mode(self):
+        path = self.path('.installed.cfg')
+        with open(path, 'w') as f:
+            f.write(self.record(runs=5))
+        os.chmod(path, 0o640)
+        self.assertTrue(installed.compact(path))
+        self.assertFalse(installed.compact(path))
+        with open(path) as f:
+            self.assertEqual(self.parsed(f.read()),
+                             self.parsed(self.record(runs=5)))
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o640)
+        self.assertFalse(installed.compact(self.path('missing.cfg')))
+
+    def test_what_it_does_not_recognise_is_left_alone(self):
+        for text in ('[ca]\nx = 1\n\n[buildout]\nparts = ca\n',
+                     '[buildout]\nparts = a\n  b\n\n[buildout]\nparts = a\n',
+                     ''):
+            self.assertIsNone(installed.compacted(text), text)
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -179,6 +179,16 @@ class TestDefault(RegistryTestCase):
         self.assertEqual(connection(self.requestDefaultInstance()),
                          self.published)
 
+        # buildout's record of the partition does not grow run after run
+        def record_size():
+            with open(self.path('.installed.cfg')) as f:
+                return len(f.read())
+        self.waitForInstance()
+        size = record_size()
+        for _ in range(2):
+            self.waitForInstance()
+            self.assertEqual(record_size(), size)
+
     def test_instance_runs_with_only_the_release_eggs(self):
         """The rendered instance profile, run by a buildout whose Python path
         has zc.buildout and nothing else: every recipe egg must come from the
@@ -203,6 +213,34 @@ class TestDefault(RegistryTestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         self.assertEqual(get_ca(self.published['re6stry-url']).serial_number,
                          0x120010db80042)
+
+    def test_slapos_runs_the_instance_with_the_release_eggs_only(self):
+        """slapos node runs the partition's buildout as the release's
+        bin/bootstrap-instance set it up (python -S): the recipes' eggs are
+        the release's, as buildout records them (an egg of the release is
+        named by its file; a package of the environment slapos runs in
+        would be named by a hash of its directory)."""
+        with open(self.path('sbin', 'buildout')) as f:
+            self.assertTrue(f.readline().rstrip().endswith(' -S'))
+        self.waitForInstance()
+        with open(self.path('.installed.cfg')) as f:
+            record = f.read()
+        signatures = [line.split('=', 1)[1].split()
+                      for line in record.splitlines()
+                      if line.startswith('__buildout_signature__')]
+        self.assertTrue(signatures)
+        hashed = {re.sub('[._]', '-', dist[:-33])
+                  for dists in signatures for dist in dists
+                  if re.search('-[0-9a-f]{32}$', dist)}
+        # develop eggs only: this release's recipes, and zc.buildout with
+        # its own dependencies (what the buildout runs from)
+        with open(os.path.join(TOP, 'tools', 'requirements-buildout.txt')) as f:
+            beside_buildout = {re.sub('[._]', '-', line.split('==')[0].strip())
+                               for line in f if '==' in line}
+        self.assertIn('zc-buildout', beside_buildout)
+        self.assertLessEqual(hashed, {'slapos-re6st'} | beside_buildout)
+        self.assertTrue(any('cryptography-48.0.1-py3.11-linux-x86_64.egg'
+                            in dists for dists in signatures))
 
 
 class TestCustomNetwork(RegistryTestCase):
