@@ -19,7 +19,8 @@ is a whole backup.  The last `keep` are kept.  One backup at a time
 With backup-repository set (the URL in the file `repository-file`), each
 backup is also committed to the partition's git repository
 (<directory>/repository.git) and pushed there (see repository.py); a
-failed push is tried again every minute, without a new backup.
+failed push is tried again every minute, without a new backup, and a
+repository newly set gets the newest backup within a minute.
 
 <directory>/status.json tells the last attempt: when the last backup
 succeeded, and the error of the last attempt if it failed; the same for
@@ -349,7 +350,8 @@ def read_status(directory):
 
 # -- the copy in backup-repository ----------------------------------------------
 
-PUSH_KEYS = ('last-push', 'last-push-commit', 'push-error', 'push-error-time')
+PUSH_KEYS = ('last-push', 'last-push-commit', 'push-error', 'push-error-time',
+             'pushed-to', 'last-recorded-backup')
 
 
 def repository_url(config):
@@ -387,6 +389,7 @@ def push(config, status, backup_path=None):
             known_hosts=config.get('known-hosts'))
         if backup_path:
             repo.record(backup_path, commit_message(backup_path))
+            status['last-recorded-backup'] = os.path.basename(backup_path)
         commit, continued = repo.publish()
     except (ValueError, repository.RepositoryError, OSError) as e:
         error = str(e)
@@ -395,17 +398,33 @@ def push(config, status, backup_path=None):
     if continued:
         log.warning('%s', continued)
     status.update({'last-push': utc(now), 'last-push-commit': commit,
+                   'pushed-to': repository.redact(url),
                    'push-error': None, 'push-error-time': None})
     return None
 
 
-def retry_push(config):
-    """Push again what the last push failed to (no new backup); returns
-    the error sentence or None."""
+def push_pending(config):
+    """Whether backup-repository waits for a push: it failed last time, or
+    the repository was set (or changed) since the last push."""
+    url = repository_url(config)
+    status = read_status(config['directory'])
+    return bool(url) and (bool(status.get('push-error'))
+                          or status.get('pushed-to') != repository.redact(url))
+
+
+def catch_up(config):
+    """Bring backup-repository up to date without a new backup: commit the
+    newest backup if the partition's repository does not have it yet (the
+    repository was just set), then push.  Returns the error sentence, or
+    None."""
     directory = config['directory']
     with Lock(directory):
         status = read_status(directory)
-        error = push(config, status)
+        names = backup_names(directory)
+        newest = None
+        if names and status.get('last-recorded-backup') != names[-1]:
+            newest = os.path.join(directory, names[-1])
+        error = push(config, status, newest)
         write_json(os.path.join(directory, STATUS), status)
         return error
 
@@ -631,14 +650,15 @@ def loop(config, iterations=None):
                     min(period, START_WAIT)):
         log.warning('the databases do not all exist yet: trying anyway')
     due = time.monotonic()
-    push_due = None
+    push_due = None  # when to try backup-repository again after a failure
     count = 0
     while iterations is None or count < iterations:
         count += 1
-        if push_due is not None and time.monotonic() >= push_due \
-                and time.monotonic() < due:
+        now = time.monotonic()
+        if now < due and (now >= push_due if push_due is not None
+                          else push_pending(config)):
             try:
-                error = retry_push(config)
+                error = catch_up(config)
             except Exception:
                 log.exception('pushing to backup-repository failed')
                 error = True
@@ -647,7 +667,7 @@ def loop(config, iterations=None):
                     log.error('%s', error)
                 push_due = time.monotonic() + RETRY_DELAY
             else:
-                log.info('pushed to backup-repository')
+                log.info('backup-repository is up to date')
                 push_due = None
         if time.monotonic() >= due:
             try:

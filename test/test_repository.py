@@ -197,10 +197,38 @@ class TestPushToPath(TempDir):
         self.assertEqual(backup.main([p.options['config-file']]), 1)
 
         bare(missing)
-        self.assertIsNone(backup.retry_push(p.config))
+        self.assertIsNone(backup.catch_up(p.config))
         self.assertEqual(len(self.backups(p)), 2)  # no new backup
         self.assertEqual(len(log_of(missing)), 2)  # both pushed
         self.assertTrue(backup.backup_health(p.config)[0])
+
+    def test_a_repository_set_later_gets_the_newest_backup_at_once(self):
+        p = self.partition()
+        configure(p, '')
+        backup.backup(p.config)
+        newest = os.path.basename(backup.backup(p.config))
+        self.assertFalse(backup.push_pending(p.config))
+        configure(p, self.remote)  # the instance run with the parameter
+        self.assertTrue(backup.push_pending(p.config))
+        self.assertIsNone(backup.catch_up(p.config))
+        self.assertFalse(backup.push_pending(p.config))
+        self.assertEqual(len(self.backups(p)), 2)  # no new backup
+        commits = log_of(self.remote)
+        self.assertEqual(len(commits), 1)
+        manifest = json.loads(git('--git-dir', self.remote, 'show',
+                                  commits[0] + ':manifest.json'))
+        with open(os.path.join(p.config['directory'], newest,
+                               'manifest.json')) as f:
+            self.assertEqual(manifest, json.load(f))
+        # nothing more to do: a second catch-up commits nothing
+        self.assertIsNone(backup.catch_up(p.config))
+        self.assertEqual(log_of(self.remote), commits)
+        # another repository: it gets the history at once
+        other = bare(os.path.join(self.dir, 'other.git'))
+        configure(p, other)
+        self.assertTrue(backup.push_pending(p.config))
+        self.assertIsNone(backup.catch_up(p.config))
+        self.assertEqual(log_of(other), commits)
 
     def test_the_loop_retries_a_failed_push(self):
         p = self.partition()
@@ -520,7 +548,7 @@ class TestPushOverSsh(TempDir):
         self.assertEqual(log_of(self.remote), [])
 
         self.sshd.authorize(public)
-        self.assertIsNone(backup.retry_push(p.config))
+        self.assertIsNone(backup.catch_up(p.config))
         backup.backup(p.config)
         self.assertEqual(len(log_of(self.remote)), 2)
         self.assertTrue(backup.backup_health(p.config)[0])

@@ -34,6 +34,20 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+def bench_csr():
+    """A certificate request as re6st-conf makes (RSA 2048), in PEM."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return (x509.CertificateSigningRequestBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(
+                NameOID.COMMON_NAME, 'bench')]))
+            .sign(key, hashes.SHA256())
+            .public_bytes(serialization.Encoding.PEM))
+
+
 class Bench:
 
     def __init__(self, base):
@@ -117,16 +131,7 @@ class Bench:
         issuing O(n)), gives the same numbers from the set of serials taken;
         and this connection does not fsync (PRAGMA synchronous=OFF).  One
         RSA key for every CSR.  Returns the seconds it took."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        csr = (x509.CertificateSigningRequestBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(
-                   NameOID.COMMON_NAME, 'bench')]))
-               .sign(key, hashes.SHA256())
-               .public_bytes(serialization.Encoding.PEM))
+        csr = bench_csr()
         have = self.node_count()
         if have >= nodes:
             return 0.0
@@ -380,7 +385,16 @@ class Bench:
     def noop_figure(self, runs):
         """slapos node instance with nothing changed, and of it the
         partition's own buildout run (the instance profile), run as slapos
-        node runs it: the shebang of sbin/buildout, -U, in the partition."""
+        node runs it: the shebang of sbin/buildout, -U, in the partition.
+        Measured in the steady state that slapos node meets when it runs the
+        instance again: once the services' start-up work (the first backup)
+        is done."""
+        status = os.path.join(self.partition_path(), 'srv', 'backup',
+                              'status.json')
+        deadline = time.monotonic() + 60
+        while not os.path.exists(status) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(5)
         values = []
         for run in range(runs):
             start = time.monotonic()
@@ -408,17 +422,8 @@ class Bench:
         """Certificates per second and latency of requestCertificate, with
         CSRs and tokens prepared up front, directly and through the
         forward."""
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
         from re6st.registry import RegistryClient
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        csr = (x509.CertificateSigningRequestBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(
-                   NameOID.COMMON_NAME, 'bench')]))
-               .sign(key, hashes.SHA256())
-               .public_bytes(serialization.Encoding.PEM))
+        csr = bench_csr()
         admin = self.registry_client()
         sides = {'re6stry-local-url': 'direct', 're6stry-url': 'forward'}
 
@@ -528,16 +533,7 @@ class Bench:
         one more certificate (issuing reads every certificate): resident
         now, and its peak since it started."""
         self.populate(nodes)
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import rsa
-        from cryptography.x509.oid import NameOID
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        csr = (x509.CertificateSigningRequestBuilder()
-               .subject_name(x509.Name([x509.NameAttribute(
-                   NameOID.COMMON_NAME, 'bench')]))
-               .sign(key, hashes.SHA256())
-               .public_bytes(serialization.Encoding.PEM))
+        csr = bench_csr()
         client = self.registry_client()
         token = 'rss%s%s' % (nodes, int(time.time()))
         client.addToken('bench-rss-%s' % token, token)
@@ -609,14 +605,14 @@ def main():
         if 'supply' in only:
             log('Building the release from scratch...')
             bench.drop_registry()
-            bench.supply_figure(runs_warm=2, runs_cold=1)
+            bench.supply_figure(runs_warm=1, runs_cold=1)
         if 'usable' in only:
             log('Request -> usable...')
             bench.usable_figures((2048, 4096), args.runs)
         log('Deploying the bench registry...')
         bench.deploy()
         if 'noop' in only:
-            bench.noop_figure(args.runs + 2)
+            bench.noop_figure(args.runs + 4)
         if 'rss' in only:
             bench.rss_figure(0)
         if 'tokens' in only:
@@ -627,7 +623,7 @@ def main():
         if 'backup' in only:
             bench.backup_figures(args.runs)
         if 'certificates' in only:
-            bench.certificate_figures(100, (1, 8), args.runs)
+            bench.certificate_figures(50, (1, 8), args.runs)
         if 'rss' in only:
             bench.rss_figure(args.big_nodes)
     finally:
