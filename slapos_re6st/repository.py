@@ -72,22 +72,14 @@ class RepositoryError(Exception):
 class Remote:
     """A parsed backup-repository: kind ('path', 'http', 'ssh'), url (what
     git is given: never with a password), username, password, shown (for
-    sentences: the password replaced by ***)."""
+    sentences: the value with its password replaced by ***)."""
 
-    def __init__(self, kind, url, username=None, password=None):
+    def __init__(self, kind, value, url=None, username=None, password=None):
         self.kind = kind
-        self.url = url
+        self.url = value if url is None else url
         self.username = username
         self.password = password
-        self.shown = url if password is None else _with_password(
-            url, HIDDEN_PASSWORD)
-
-
-def _with_password(url, password):
-    split = urllib.parse.urlsplit(url)
-    user, _, host = split.netloc.rpartition('@')
-    return urllib.parse.urlunsplit(split._replace(
-        netloc='%s:%s@%s' % (user, password, host)))
+        self.shown = redact(value)
 
 
 def redact(url):
@@ -165,7 +157,7 @@ def parse(value):
                         ' with a token, the user name your git hosting'
                         ' asks for, like oauth2).' % shown)
             url = urllib.parse.urlunsplit(split._replace(netloc=netloc))
-            return Remote('http', url, username, password)
+            return Remote('http', value, url, username, password)
         if scheme in ('ssh', 'git+ssh', 'ssh+git'):
             if not split.hostname or split.path in ('', '/'):
                 raise ValueError("'backup-repository' is %s but an ssh URL"
