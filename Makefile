@@ -41,24 +41,25 @@ $(ENV_STAMP): tools/make-env tools/requirements.txt tools/requirements-buildout.
 	@touch $@
 
 run: env
-	@$(VENV)/bin/python tools/embedded.py run --base $(WORK)/slapos --params '$(subst ','"'"',$(PARAMS))'
+	@$(VENV)/bin/python -m tools.embedded run --base $(WORK)/slapos --params '$(subst ','"'"',$(PARAMS))'
 
 stop: env
-	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos
+	@$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/slapos
 
 token drop-token: env
-	@$(VENV)/bin/python tools/embedded.py $@ --base $(WORK)/slapos --name '$(subst ','"'"',$(NAME))'
+	@$(VENV)/bin/python -m tools.embedded $@ --base $(WORK)/slapos --name '$(subst ','"'"',$(NAME))'
 
 # The tests' registries listen where `make run`'s does: it is stopped first
 # (data kept; `make run` brings it back).
 test: env
-	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos --quiet
+	@$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/slapos --quiet
 	@mkdir -p $(WORK)/test
-	cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs .
+	@cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs; \
+	status=$$?; cd .. && $(VENV)/bin/python -m tools.embedded stop --base $(WORK)/test --quiet; exit $$status
 
 # Same addresses as `make run` too: stopped first as well.
 bench: env
-	@$(VENV)/bin/python tools/embedded.py stop --base $(WORK)/slapos --quiet
-	@$(VENV)/bin/python tools/bench.py --base $(WORK)/bench
+	@$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/slapos --quiet
+	@$(VENV)/bin/python -m tools.bench --base $(WORK)/bench
 
 endif

@@ -1,21 +1,20 @@
-"""Buildout recipes of the re6st registry software release.
+"""The re6st registry software release: its recipes, services, commands
+and checks.  One folder per role:
 
-One module per step of an instance run, in the order they happen:
+  recipe/   buildout-time only: the steps of the instance profile, in the
+            order they happen: installed (fold .installed.cfg),
+            slapconfiguration (read the partition), softwaretype (pick the
+            parts), parameters (validate the request), ca (the network's
+            CA), registry (re6st-registry's configuration), tokens (the
+            token manager's inputs), backup (re6st-backup's configuration)
+  lib/      pure code shared by all (never imports recipe/ nor buildout)
+  service/  re6st-service, which runs every service of the partition
+  tokens/   re6st-token-manager, one token per shared token instance
+  backup/   re6st-backup and re6st-restore: backups, backup-repository,
+            the registry's log rotation
+  promise/  the partition's promise plugin and the checks it runs
+  cli/      the commands: a thin main() each
 
-  installed          fold what buildout appended to .installed.cfg
-  slapconfiguration  read the partition (type, parameters, addresses)
-  softwaretype       pick the parts of the requested software type (and
-                     the optional ones the parameters enable)
-  parameters         validate the request against instance-input-schema.json
-  ca                 the network's CA key, certificate and DH parameters
-  registry           the re6st-registry configuration file
-  promise            promises that pass only when the registry answers
-  service            re6st-service: runs each service, restarting it on a
-                     crash or a change of its configuration
-  tokens             the token manager service of shared "Re6st Token"
-                     instances, and the recipe that writes its inputs
-  backup             re6st-backup: the backups and their promise, the
-                     rotation of the registry's log
-  repository         each backup pushed to backup-repository (git)
-  renew, restore     re6st-renew-ca and re6st-restore, for the operator
+Runtime code (everything but recipe/) never imports recipe/ or zc.buildout
+(test/unit/test_layout.py checks it).
 """

@@ -19,8 +19,8 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import embedded  # noqa: E402
+from slapos_re6st.lib import ca, registry_config
+from tools import embedded
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOFTWARE = embedded.SOFTWARE
@@ -36,16 +36,7 @@ def log(message):
 
 def bench_csr():
     """A certificate request as re6st-conf makes (RSA 2048), in PEM."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return (x509.CertificateSigningRequestBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(
-                NameOID.COMMON_NAME, 'bench')]))
-            .sign(key, hashes.SHA256())
-            .public_bytes(serialization.Encoding.PEM))
+    return ca.certificate_request(ca.make_key(2048), 'bench')
 
 
 class Bench:
@@ -174,28 +165,9 @@ class Bench:
     def registry_server(self):
         """re6st's RegistryServer with the partition's configuration, as
         re6st-registry's own command line parses it."""
-        from unittest import mock
         from re6st import registry
-        from re6st.cli import registry as cli
-        config = []
-
-        class Parsed(Exception):
-            pass
-
-        def parsed(value):
-            config.append(value)
-            raise Parsed
-        path = os.path.join(self.partition_path(), 'etc',
-                            're6st-registry.conf')
-        with mock.patch.object(sys, 'argv', ['re6st-registry', '@' + path]), \
-                mock.patch.object(cli.utils, 'setupLog',
-                                  lambda *a, **kw: None), \
-                mock.patch.object(cli.registry, 'RegistryServer', parsed):
-            try:
-                cli.main()
-            except Parsed:
-                pass
-        return registry.RegistryServer(config[0])
+        return registry.RegistryServer(registry_config.parse(os.path.join(
+            self.partition_path(), 'etc', 're6st-registry.conf')))
 
     # -- token instances -------------------------------------------------
 
@@ -287,8 +259,6 @@ class Bench:
     # -- the CA: ours against the anchor release's openssl way ---------------
 
     def ca_figures(self, runs):
-        sys.path.insert(0, TOP)
-        from slapos_re6st import ca
         ours, anchor = [], []
         for run in range(runs):
             tmp = tempfile.mkdtemp()
@@ -312,7 +282,7 @@ class Bench:
             finally:
                 shutil.rmtree(tmp)
         a = self.record('CA + DH, ours (cryptography, RFC 7919 ffdhe2048)', 's',
-                        ours, 'slapos_re6st.ca.ensure_ca, RSA 2048')
+                        ours, 'slapos_re6st.lib.ca.ensure_ca, RSA 2048')
         b = self.record('CA + DH, anchor way (openssl dhparam/genrsa/req)', 's',
                         anchor, 'openssl dhparam 2048, genrsa 2048, req -x509'
                         ' -set_serial')

@@ -24,6 +24,8 @@ import urllib.request
 from slapos.slap.standalone import (
     SlapOSNodeCommandError, StandaloneSlapOS)
 
+from slapos_re6st.lib.wait import wait_for as wait
+
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOFTWARE = os.path.join(HERE, 'software.cfg')
 INSTANCE_REFERENCE = 're6st-registry'
@@ -89,14 +91,10 @@ def connection_parameters(slap, params):
 
 
 def wait_for(what, check, timeout=TOKEN_DEADLINE):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit('%s: not within %s s.' % (what, timeout))
-        time.sleep(0.5)
+    value = wait(check, timeout)
+    if not value:
+        raise SystemExit('%s: not within %s s.' % (what, timeout))
+    return value
 
 
 def running_registry(base):

@@ -1,0 +1,75 @@
+"""The re6st-backup service (re6st-backup --loop): a backup at start, then
+one every `period` seconds, retrying sooner after a failure; failed pushes
+tried again every minute; the registry's log rotated when due."""
+import logging
+import os
+import time
+
+from ..lib.wait import wait_for
+from .directory import BackupError, databases, read_status
+from .push import catch_up, push_pending
+from .rotation import maybe_rotate
+from .snapshot import backup
+
+log = logging.getLogger('re6st-backup')
+
+# After a failure, try again this much later (not a period).
+RETRY_DELAY = 60
+# The registry's log is checked this often.
+ROTATE_CHECK = 60
+# At most this long for the databases at its start (a new partition's
+# services start together).
+START_WAIT = 300
+
+
+def loop(config, iterations=None, retry_delay=RETRY_DELAY):
+    """A backup at start (once the databases exist: the services of a new
+    partition start together), then every period, retrying sooner after a
+    failure; the registry's log rotated when due."""
+    period = config['period']
+    paths = [path for _, path in databases(config)]
+    if not wait_for(lambda: all(map(os.path.exists, paths)),
+                    min(period, START_WAIT), interval=2):
+        log.warning('the databases do not all exist yet: trying anyway')
+    due = time.monotonic()
+    push_due = None  # when to try backup-repository again after a failure
+    count = 0
+    while iterations is None or count < iterations:
+        count += 1
+        now = time.monotonic()
+        if now < due and (now >= push_due if push_due is not None
+                          else push_pending(config)):
+            try:
+                error = catch_up(config)
+            except Exception:
+                log.exception('pushing to backup-repository failed')
+                error = True
+            if error:
+                if error is not True:
+                    log.error('%s', error)
+                push_due = time.monotonic() + retry_delay
+            else:
+                log.info('backup-repository is up to date')
+                push_due = None
+        if time.monotonic() >= due:
+            try:
+                path = backup(config)
+            except BackupError as e:
+                log.error('%s', e)
+                due = time.monotonic() + min(retry_delay, period)
+            except Exception:  # e.g. the status cannot be written
+                log.exception('backup failed')
+                due = time.monotonic() + min(retry_delay, period)
+            else:
+                log.info('backup written: %s', path)
+                due = time.monotonic() + period
+                push_due = (time.monotonic() + retry_delay
+                            if read_status(config['directory']).get(
+                                'push-error') else None)
+        try:
+            maybe_rotate(config)
+        except OSError as e:
+            log.error('rotating %s failed: %s', config['registry-log'], e)
+        if iterations is None or count < iterations:
+            wake = min(due, push_due) if push_due is not None else due
+            time.sleep(max(1, min(wake - time.monotonic(), ROTATE_CHECK)))

@@ -1,0 +1,29 @@
+"""re6st-service --wrapper PATH --pidfile PATH [--watch FILE ...] -- COMMAND...
+
+Runs one service of the partition (slapos_re6st.service.launcher)."""
+import argparse
+import os
+
+from ..service.launcher import Launcher
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog='re6st-service',
+        description='Run one service of the partition, restarting it when it'
+        ' exits or when its configuration changes.',
+        usage='%(prog)s --wrapper PATH --pidfile PATH [--watch FILE ...]'
+              ' -- COMMAND...')
+    parser.add_argument('--wrapper', required=True,
+                        help='the etc/service wrapper that runs this')
+    parser.add_argument('--pidfile', required=True)
+    parser.add_argument('--watch', action='append', default=[],
+                        help='restart the command when this file changes')
+    parser.add_argument('command', nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ['--'] else args.command
+    if not command:
+        parser.error('give the command to run after --')
+    launcher = Launcher(command, [args.wrapper] + args.watch, args.pidfile)
+    if launcher.run() == 'changed':
+        os.execv(args.wrapper, [args.wrapper])

@@ -1,0 +1,13 @@
+"""Code shared by every part of the release: recipes, services, commands
+and checks.  It never imports buildout nor the recipes.
+
+  files            files written whole or not at all (one atomic write)
+  wait             the one bounded wait loop
+  process          the services' PID files
+  ca               the CA: key, certificate, DH, fingerprint, renewal
+  slap             what the master says of a partition; request secrets
+  validation       the request against instance-input-schema.json
+  remote           the backup-repository value (URL, credentials)
+  registry_config  re6st-registry's configuration: render and parse
+  client           re6st-registry's RPCs, through re6st's own client
+"""

@@ -1,0 +1,81 @@
+"""Files written whole or not at all: the one way this release writes a
+file that something else may read meanwhile (a configuration, a CA file, a
+status, a pid file).
+
+write() puts the data in a temporary file of the same directory, with its
+final mode from the start (a secret is never readable by others, not even
+briefly), flushes it to disk and moves it in place at once; with
+exclusive=True it never replaces an existing file (the CA: created once).
+"""
+import hashlib
+import os
+
+
+def fsync_directory(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(path, data, mode=0o644, exclusive=False):
+    """Write `data` (bytes or str) to `path` atomically, with `mode`.
+    `exclusive`: FileExistsError if `path` exists (checked at the very
+    moment it would be replaced)."""
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, '.%s.%s.tmp' % (
+        os.path.basename(path), os.getpid()))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            os.fchmod(f.fileno(), mode)  # whatever the umask
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, path)  # fails if `path` appeared meanwhile
+        else:
+            os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+    fsync_directory(directory)
+
+
+def read(path, default=None, binary=False):
+    """The content of `path`; `default` when there is no such file."""
+    try:
+        with open(path, 'rb' if binary else 'r') as f:
+            return f.read()
+    except FileNotFoundError:
+        return default
+
+
+def write_if_changed(path, data, mode=None):
+    """Write `data` to `path` unless it already holds it; True if written.
+    With `mode`, the file has that mode afterwards either way."""
+    binary = isinstance(data, bytes)
+    same = read(path, binary=binary) == data
+    if not same:
+        if mode is None:
+            try:
+                current = os.stat(path).st_mode & 0o7777
+            except FileNotFoundError:
+                umask = os.umask(0)
+                os.umask(umask)
+                current = 0o666 & ~umask
+        write(path, data, current if mode is None else mode)
+    elif mode is not None and os.stat(path).st_mode & 0o7777 != mode:
+        os.chmod(path, mode)
+    return not same
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()

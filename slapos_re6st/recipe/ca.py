@@ -1,0 +1,31 @@
+"""The network's CA (lib.ca.ensure_ca): created in __init__ (like
+slapos.cookbook's password recipe) so that its fingerprint is published
+in the same run, and never returned from install, so that buildout never
+deletes it."""
+import zc.buildout
+
+from ..lib import ca
+from . import NoInstall, require
+
+
+class Recipe(NoInstall):
+    """Options: key, cert, dh (paths), key-size, ipv6-prefix; optional:
+    renew-command (how the refusal of another prefix names re6st-renew-ca).
+    Sets: fingerprint."""
+
+    def __init__(self, buildout, name, options):
+        require(name, options, 'key', 'cert', 'dh', 'key-size', 'ipv6-prefix')
+        try:
+            key_size = int(options['key-size'])
+        except ValueError:
+            raise zc.buildout.UserError(
+                '[%s] key-size must be a number of bits, not %r.'
+                % (name, options['key-size']))
+        try:
+            cert = ca.ensure_ca(
+                options['key'], options['cert'], options['dh'], key_size,
+                options['ipv6-prefix'],
+                options.get('renew-command') or 're6st-renew-ca')
+        except ValueError as e:
+            raise zc.buildout.UserError(str(e))
+        options['fingerprint'] = ca.fingerprint(cert)

@@ -1,0 +1,1 @@
+"""re6st-service: how every service of the partition is run (launcher)."""

@@ -1,0 +1,111 @@
+"""How re6st-service runs one service of the partition, restarting it
+when needed (the command: slapos_re6st.cli.service).
+
+slapos node runs each etc/service/ wrapper under the partition's supervisor
+with autorestart off, in one supervisor group per partition: renaming a
+wrapper (as hash-files does) changes the group, and supervisor then restarts
+every service of the partition.  This launcher keeps each wrapper's name,
+and so the group, stable:
+
+- the command crashes or exits: it is started again after RESTART_DELAY
+  seconds (a crashed registry is back within seconds, not at the next
+  instance run);
+- a watched file (the service's configuration) or the wrapper itself
+  changes: the command is stopped and the wrapper executed again in place
+  (same PID for supervisor), so that a new command line takes effect too;
+- SIGTERM/SIGINT: the command is stopped and the launcher exits;
+- SIGHUP/SIGUSR1/SIGUSR2: passed on to the command (e.g. to reopen logs).
+
+The command's PID is written to --pidfile.
+"""
+import dataclasses
+import hashlib
+import signal
+import subprocess
+import sys
+import time
+
+from ..lib import process
+
+CHECK_PERIOD = 1.0
+RESTART_DELAY = 1.0
+STOP_TIMEOUT = 30.0
+FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def digest(paths):
+    """What the watched files hold now (a missing file counts too)."""
+    h = hashlib.sha256()
+    for path in paths:
+        try:
+            with open(path, 'rb') as f:
+                h.update(f.read())
+        except FileNotFoundError:
+            h.update(b'\0missing')
+        h.update(b'\0')
+    return h.hexdigest()
+
+
+def log(message):
+    print('re6st-service: %s' % message, file=sys.stderr, flush=True)
+
+
+def stop(child):
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+@dataclasses.dataclass
+class Launcher:
+    """Runs `command`, watching the files `watch`, its PID in `pidfile`."""
+    command: list
+    watch: list
+    pidfile: str
+    check_period: float = CHECK_PERIOD
+    restart_delay: float = RESTART_DELAY
+    child: subprocess.Popen = dataclasses.field(default=None, init=False)
+    stopping: bool = dataclasses.field(default=False, init=False)
+
+    def start(self):
+        self.child = subprocess.Popen(self.command)
+        process.write_pidfile(self.pidfile, self.child.pid)
+
+    def on_signal(self, signum, frame):
+        if signum in FORWARDED:
+            if self.child and self.child.poll() is None:
+                self.child.send_signal(signum)
+        else:
+            self.stopping = True
+
+    def run(self, max_checks=None):
+        """Returns 'stop' (asked to stop) or 'changed' (a watched file
+        changed); the command is stopped either way."""
+        for signum in (signal.SIGTERM, signal.SIGINT) + FORWARDED:
+            signal.signal(signum, self.on_signal)
+        seen = digest(self.watch)
+        self.start()
+        checks = 0
+        while not self.stopping:
+            time.sleep(self.check_period)
+            checks += 1
+            if max_checks is not None and checks > max_checks:
+                self.stopping = True
+                break
+            if digest(self.watch) != seen:
+                log('%s changed: restarting' % ', '.join(self.watch))
+                stop(self.child)
+                return 'changed'
+            if self.child.poll() is not None:
+                log('%s exited with %s: starting it again in %s s' % (
+                    self.command[0], self.child.returncode,
+                    self.restart_delay))
+                time.sleep(self.restart_delay)
+                if not self.stopping:
+                    self.start()
+        stop(self.child)
+        return 'stop'

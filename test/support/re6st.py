@@ -1,0 +1,120 @@
+"""re6st's own programs for the tests: re6st-registry on loopback,
+re6st-conf (both from PyPI, in the tests' environment, outside the
+release) and a node's view of the registry."""
+import os
+import socket
+import subprocess
+import sys
+
+from cryptography import x509
+
+from slapos_re6st.lib import ca, files, registry_config
+from slapos_re6st.lib.wait import wait_for
+
+from . import PREFIX
+
+BIN = os.path.dirname(sys.executable)
+
+
+def run_conf(registry, directory, *args):
+    """The real re6st-conf (from PyPI, outside the release)."""
+    return subprocess.run(
+        [os.path.join(BIN, 're6st-conf'), '--registry', registry,
+         '-d', directory] + list(args),
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
+
+def node_certificate(directory):
+    with open(os.path.join(directory, 'cert.crt'), 'rb') as f:
+        return x509.load_pem_x509_certificate(f.read())
+
+
+def node_prefix(directory):
+    """(bits, length) of the prefix in a node's certificate (CN
+    "number/length")."""
+    cn = node_certificate(directory).subject.get_attributes_for_oid(
+        x509.oid.NameOID.COMMON_NAME)[0].value
+    number, length = map(int, cn.split('/'))
+    return format(number, '0%sb' % length), length
+
+
+def node_client(registry_url, directory):
+    """(re6st's RegistryClient, the node's certificate): the node of
+    `directory` (made by re6st-conf) talking to the registry as re6stnet
+    does, authenticated with its certificate."""
+    from re6st import registry, x509 as re6st_x509
+    cert = re6st_x509.Cert(os.path.join(directory, 'ca.crt'),
+                           os.path.join(directory, 'cert.key'),
+                           os.path.join(directory, 'cert.crt'))
+    return registry.RegistryClient(registry_url, cert), cert
+
+
+def free_port(host='127.0.0.1'):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class RunningRegistry:
+    """The real re6st-registry on 127.0.0.1, with a CA of its own in
+    `directory` and the configuration this release renders
+    (lib.registry_config) with `options`.  stop() it (cleanup)."""
+
+    def __init__(self, directory, prefix=PREFIX, **options):
+        os.makedirs(os.path.join(directory, 'run'))
+        self.directory = directory
+        self.cert = ca.ensure_ca(
+            self.path('ca.key'), self.path('ca.crt'), self.path('dh.pem'),
+            2048, prefix)
+        self.fingerprint = ca.fingerprint(self.cert)
+        self.port = free_port()
+        options = dict({
+            'port': self.port, 'ipv4': '127.0.0.1',
+            'db': self.path('registry.db'), 'ca': self.path('ca.crt'),
+            'key': self.path('ca.key'), 'dh': self.path('dh.pem'),
+            'prefix-length': 16, 'logfile': self.path('registry.log'),
+            'run': self.path('run')}, **options)
+        self.config = self.path('registry.conf')
+        files.write(self.config, registry_config.render(options), 0o600)
+        self.url = 'http://127.0.0.1:%s/' % self.port
+        self.output = open(self.path('output.log'), 'ab')
+        self.process = subprocess.Popen(
+            [os.path.join(BIN, 're6st-registry'), '@' + self.config],
+            stdout=self.output, stderr=subprocess.STDOUT)
+        if not wait_for(self.answers, 30, 0.1) or \
+                self.process.poll() is not None:
+            self.stop()
+            raise AssertionError('re6st-registry did not start: %s'
+                                 % files.read(self.path('output.log')))
+
+    def path(self, *names):
+        return os.path.join(self.directory, *names)
+
+    def answers(self):
+        """Whether it accepts connections (or died: no use waiting)."""
+        try:
+            with socket.create_connection(('127.0.0.1', self.port), 1):
+                return True
+        except OSError:
+            return self.process.poll() is not None
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(30)
+        self.output.close()
+
+    def join(self, token, url=None):
+        """A node registered with `token` by re6st-conf: its directory."""
+        directory = self.path('node-%s' % token)
+        os.makedirs(directory)
+        result = run_conf(url or self.url, directory, '--fingerprint',
+                          self.fingerprint, '--token', token)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return directory
+
+    @staticmethod
+    def node_prefix(directory):
+        """The node's prefix as the registry names it: 'number/length'."""
+        return node_certificate(directory).subject.get_attributes_for_oid(
+            x509.oid.NameOID.COMMON_NAME)[0].value

@@ -1,0 +1,162 @@
+"""The layout's rules, read from the code with ast: each folder one role,
+runtime code never importing buildout-time code, tests that stand alone.
+(docs/design.md says why.)  Each rule is also shown to catch a breach."""
+import ast
+import glob
+import os
+import re
+import sys
+
+from support import TEST, TOP
+from support.tempdir import TempDir
+
+# what the software build may use: what runs buildout has it
+BUILD_MAY_IMPORT = ('packaging',)
+# private attributes of other projects that the tests use, for want of a
+# public way: StandaloneSlapOS's switch to run every partition and its log
+# directory; zc.buildout's writer of .installed.cfg sections (what buildout
+# records, byte for byte)
+FOREIGN_PRIVATE = {'_force_slapos_node_instance_all', '_log_directory',
+                   '_save_options'}
+# an egg's or wheel's file name: a version, a Python, an architecture
+BUILT_NAME = re.compile(
+    r'-\d+(\.\d+)+-(py|cp)\d|' + '|'.join(('x86' + '_64', 'aarch' + '64')))
+
+
+def python_files(*parts):
+    return sorted(glob.glob(os.path.join(*parts, '**', '*.py'),
+                            recursive=True))
+
+
+def parse(path):
+    with open(path) as f:
+        return ast.parse(f.read(), path)
+
+
+def imports(path, top=TOP):
+    """(absolute module name, line) of every import of the file at `path`,
+    relative ones resolved against its package (`top`: the root)."""
+    package = os.path.relpath(os.path.dirname(path), top).split(os.sep)
+    found = []
+    for node in ast.walk(parse(path)):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                module = '.'.join(base + ([node.module] if node.module
+                                          else []))
+            else:
+                module = node.module
+            found.append((module, node.lineno))
+            found += [('%s.%s' % (module, alias.name), node.lineno)
+                      for alias in node.names]
+    return found
+
+
+def stdlib(module):
+    return module.split('.')[0] in sys.stdlib_module_names
+
+
+def runtime_imports_of_buildout_time(top):
+    """Where code of the package under `top` but recipe/ imports recipe/
+    or zc.buildout."""
+    package = os.path.join(top, 'slapos_re6st')
+    wrong = []
+    for path in python_files(package):
+        if os.path.relpath(path, package).split(os.sep)[0] == 'recipe':
+            continue
+        for module, line in imports(path, top):
+            if module.startswith(('slapos_re6st.recipe', 'zc.buildout')):
+                wrong.append('%s:%s imports %s' % (
+                    os.path.relpath(path, top), line, module))
+    return wrong
+
+
+def imports_of_tests(test):
+    """Where a test module under `test` imports another test module."""
+    wrong = []
+    for path in python_files(test):
+        for module, line in imports(path, test):
+            if any(part.startswith('test_') for part in module.split('.')):
+                wrong.append('%s:%s imports %s' % (
+                    os.path.relpath(path, test), line, module))
+    return wrong
+
+
+def smells_in_tests(test):
+    """What the tests under `test` must not do: change sys.path, name a
+    built file, reach into other objects' private attributes."""
+    found = []
+    for path in python_files(test):
+        tree = parse(path)
+        where = os.path.relpath(path, test)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == 'path' and \
+                    isinstance(node.value, ast.Name) and \
+                    node.value.id == 'sys':
+                parent_calls = [n for n in ast.walk(tree)
+                                if isinstance(n, ast.Call)
+                                and isinstance(n.func, ast.Attribute)
+                                and n.func.value is node
+                                and n.func.attr in ('insert', 'append')]
+                if parent_calls:
+                    found.append('%s:%s changes sys.path'
+                                 % (where, node.lineno))
+            elif isinstance(node, ast.Constant) and \
+                    isinstance(node.value, str) and \
+                    BUILT_NAME.search(node.value):
+                found.append('%s:%s names %r' % (where, node.lineno,
+                                                 node.value))
+            elif isinstance(node, ast.Attribute) and \
+                    node.attr.startswith('_') and \
+                    not node.attr.startswith('__') and \
+                    node.attr not in FOREIGN_PRIVATE and not (
+                        isinstance(node.value, ast.Name)
+                        and node.value.id in ('self', 'cls')):
+                found.append('%s:%s uses %s' % (where, node.lineno,
+                                                node.attr))
+    return found
+
+
+class TestLayout(TempDir):
+
+    def write(self, path, text):
+        path = self.path(path)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, 'w') as f:
+            f.write(text)
+
+    def test_runtime_code_never_imports_buildout_time_code(self):
+        self.assertEqual(runtime_imports_of_buildout_time(TOP), [])
+        # the check sees a breach
+        self.write('slapos_re6st/service/x.py', 'from .. import recipe\n')
+        self.write('slapos_re6st/lib/y.py', 'import zc.buildout\n')
+        self.write('slapos_re6st/recipe/z.py', 'import zc.buildout\n')
+        self.assertEqual(runtime_imports_of_buildout_time(self.dir), [
+            'slapos_re6st/lib/y.py:1 imports zc.buildout',
+            'slapos_re6st/service/x.py:1 imports slapos_re6st.recipe'])
+
+    def test_the_build_code_needs_nothing_of_the_release(self):
+        wrong = [(path, module) for path in python_files(TOP, 'build')
+                 for module, _ in imports(path)
+                 if not stdlib(module) and not module.startswith(
+                     BUILD_MAY_IMPORT)]
+        self.assertEqual(wrong, [])
+
+    def test_no_test_module_imports_another(self):
+        self.assertEqual(imports_of_tests(TEST), [])
+        self.write('unit/test_a.py', 'from unit import test_b\n')
+        self.write('standalone/test_c.py', 'import test_d\n')
+        self.assertEqual(imports_of_tests(self.dir), [
+            'standalone/test_c.py:1 imports test_d',
+            'unit/test_a.py:1 imports unit.test_b'])
+
+    def test_tests_use_public_seams_and_name_no_built_file(self):
+        self.assertEqual(smells_in_tests(TEST), [])
+        self.write('unit/test_e.py', 'import sys\nsys.path.insert(0, "x")\n'
+                   'egg = "cryptography-%s-py3.11-linux-%s.egg"\n'
+                   'launcher._check = 1\nself._mine = 1\n'
+                   % ('48.0.1', 'x86' + '_64'))
+        self.assertEqual(len(smells_in_tests(self.dir)), 3,
+                         smells_in_tests(self.dir))

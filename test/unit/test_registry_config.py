@@ -1,0 +1,175 @@
+"""re6st-registry's configuration (slapos_re6st.lib.registry_config and
+the registry-config recipe): every parameter rendered and read back by
+re6st-registry's own parser, files written only when changed."""
+import os
+import stat
+
+import zc.buildout
+
+from slapos_re6st.lib import registry_config
+from slapos_re6st.recipe import registry as registry_recipe
+from support.mmdb import country_mmdb
+from support.parameters import NETWORK, PARSED, parsed_values
+from support.profile import InstanceRecipes
+from support.tempdir import TempDir
+
+PASSWORD = 'pa ss"w\'ord#$1-%(x)s-${y}'
+
+
+class TestRendering(InstanceRecipes):
+
+    def mmdb(self):
+        return country_mmdb(self.dir)
+
+    def test_defaults(self):
+        _, _, config = self.run_recipes({})
+        parsed = self.parsed(config)
+        self.assertIsNone(parsed.mailhost)
+        self.assertIsNone(parsed.smtp_user)
+        self.assertIsNone(parsed.smtp_pwd)
+        self.assertFalse(parsed.smtp_starttls)
+        self.assertIsNone(parsed.anonymous_prefix_length)
+        self.assertIsNone(parsed.ipv4)
+        self.assertIsNone(parsed.community)
+        self.assertIsNone(parsed.same_country)
+        self.assertFalse(parsed.encrypt)
+        self.assertEqual(parsed.prefix_length, 16)
+        self.assertEqual(parsed.client_count, 10)
+        self.assertEqual(parsed.max_clients, 20)  # re6st: 2 * client-count
+        self.assertEqual(parsed.tunnel_refresh, 300)
+        self.assertEqual(parsed.hello, 15)
+        self.assertEqual(parsed.min_protocol, 1)
+        self.assertEqual(parsed.grace_period, 8640000)
+        self.assertEqual(parsed.verbose, 1)
+        self.assertEqual(parsed.bind4, '10.0.0.1')
+        self.assertEqual(parsed.bind6, '')
+        self.assertEqual(parsed.port, 9200)
+        self.assertEqual(parsed.authorized_origin,
+                         ['127.0.0.1', '::1', '10.0.0.1'])
+        with open(config['output']) as f:
+            text = f.read()
+        self.assertNotIn('mailhost', text)
+        self.assertNotIn('@', text)
+        self.assertEqual(self.installed, [config['output']])
+        self.assertFalse(os.path.exists(config['smtp-password-file']))
+        self.assertFalse(os.path.exists(config['community-file']))
+
+    def test_every_parameter(self):
+        mmdb = self.mmdb()
+        _, _, config = self.run_recipes({
+            'prefix-length': 20, 'anonymous-prefix-length': 24,
+            'mailhost': 'smtp.example.com:587', 'smtp-user': 'registry',
+            'smtp-password': PASSWORD, 'smtp-starttls': True,
+            'geoip2-mmdb': mmdb, 'community': '# c\n0 *\n10 FR DE\n',
+            **NETWORK})
+        parsed = self.parsed(config)
+        self.assertEqual(parsed_values(parsed), PARSED)
+        self.assertEqual(parsed.mailhost, 'smtp.example.com:587')
+        self.assertEqual(parsed.smtp_user, 'registry')
+        self.assertEqual(parsed.smtp_pwd, PASSWORD)
+        self.assertTrue(parsed.smtp_starttls)
+        self.assertEqual(parsed.community, config['community-file'])
+        with open(parsed.community) as f:
+            self.assertEqual(f.read(), '# c\n0 *\n10 FR DE\n')
+        self.assertEqual(sorted(self.installed), sorted([
+            config['output'], config['smtp-password-file'],
+            config['community-file']]))
+        for path, mode in ((config['output'], 0o600),
+                           (config['smtp-password-file'], 0o600),
+                           (config['community-file'], 0o644)):
+            self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), mode, path)
+
+    def test_mailbox_file(self):
+        mbox = self.path('srv', 'tokens.mbox')
+        _, _, config = self.run_recipes({'mailhost': mbox})
+        self.assertEqual(self.parsed(config).mailhost, mbox)
+
+    def test_one_line_per_country(self):
+        _, _, config = self.run_recipes({'same-country': ['FR', 'DE', 'IT'],
+                                         'geoip2-mmdb': self.mmdb()})
+        with open(config['output']) as f:
+            lines = [l for l in f.read().splitlines()
+                     if l.startswith('same-country')]
+        self.assertEqual(lines, ['same-country FR', 'same-country DE',
+                                 'same-country IT'])
+
+    def test_re6st_refuses_what_validation_refuses(self):
+        """The checks re6st-registry itself makes at start, done earlier."""
+        _, _, config = self.run_recipes({})
+        with open(config['output'], 'a') as f:
+            f.write('min-protocol 99\n')
+        with self.assertRaises(registry_config.Refused) as e:
+            self.parsed(config)
+        self.assertIn('min-protocol', str(e.exception))
+
+    def test_config_follows_every_input(self):
+        """The configuration file (which re6st-service watches to restart
+        the registry) changes whenever the configuration, the community or
+        the password changes, and only then."""
+        base = {'mailhost': 'smtp.example.com', 'smtp-user': 'u',
+                'smtp-password': PASSWORD, 'community': '0 *'}
+        texts = {}
+        for label, request in (
+                ('base', base),
+                ('same', base),
+                ('hello', dict(base, hello=16)),
+                ('community', dict(base, community='1 *')),
+                ('password', dict(base, **{'smtp-password': PASSWORD + '2'})),
+                ('password again', dict(base, **{
+                    'smtp-password': PASSWORD + '2'}))):
+            _, _, config = self.run_recipes(request)
+            with open(config['output']) as f:
+                texts[label] = f.read()
+        self.assertEqual(texts['base'], texts['same'])
+        self.assertEqual(texts['password'], texts['password again'])
+        self.assertEqual(len(set(texts.values())), 4, texts)
+        self.assertNotIn(PASSWORD, ''.join(texts.values()))
+
+    def test_no_stale_secret(self):
+        """Without a password, the configuration includes no secret file
+        (buildout removes the file: the options changed)."""
+        _, _, config = self.run_recipes({
+            'mailhost': 'smtp.example.com', 'smtp-user': 'u',
+            'smtp-password': PASSWORD})
+        self.assertIsNotNone(self.parsed(config).smtp_pwd)
+        _, _, config = self.run_recipes({'mailhost': 'smtp.example.com'})
+        with open(config['output']) as f:
+            self.assertNotIn('@', f.read())
+        self.assertEqual(self.installed, [config['output']])
+
+
+class TestRegistryConfig(TempDir):
+
+    def options(self, **kw):
+        options = {k: 'v' for _, k in registry_config.OPTIONS}
+        options.update(output=self.path('registry.conf'), **kw)
+        return options
+
+    def test_forward_source_is_never_trusted(self):
+        self.assertEqual(registry_config.forward_source(('127.0.0.1', '::1')),
+                         '127.0.0.2')
+        self.assertEqual(registry_config.forward_source(
+            ('127.0.0.1', '::1', '127.0.0.2')), '127.0.0.3')
+        options = self.options(**{'authorized-origin': '127.0.0.2'})
+        registry_recipe.Recipe(None, 'r', options)
+        self.assertNotIn(options['forward-source'],
+                         registry_config.ALWAYS_TRUSTED + ('127.0.0.2',))
+
+    def test_file_rewritten_only_when_changed(self):
+        options = self.options()
+        recipe = registry_recipe.Recipe(None, 'r', options)
+        self.assertEqual(recipe.install(), [options['output']])
+        mtime = os.stat(options['output']).st_mtime_ns
+        recipe.update()
+        self.assertEqual(os.stat(options['output']).st_mtime_ns, mtime)
+        options['port'] = '9300'
+        registry_recipe.Recipe(None, 'r', options).update()
+        with open(options['output']) as f:
+            self.assertIn('9300', f.read())
+
+    def test_missing_option_is_named(self):
+        options = self.options()
+        del options['dh']
+        with self.assertRaises(zc.buildout.UserError) as e:
+            registry_recipe.Recipe(None, 'r', options)
+        self.assertIn('dh', str(e.exception))
