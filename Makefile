@@ -1,7 +1,11 @@
 # re6st registry software release on slapos.core's embedded SlapOS.
 #
-#   make run [PARAMS='<json object>']  deploy or update the registry; the last
+#   make run [PARAMS='<json object>' | PARAMS_FILE=<path>]
+#                                      deploy or update the registry; the last
 #                                      line printed is its connection parameters
+#                                      (with secrets: PARAMS_FILE, or PARAMS in
+#                                      the environment: other users see the
+#                                      command line, never the environment)
 #   make stop                          stop what `make run` started (data kept)
 #   make token NAME=<reference>        request a shared token instance, print
 #                                      its parameters once its token works
@@ -16,7 +20,17 @@ RUN_AS ?= slapos-re6st
 PYTHON ?= /usr/bin/python3
 WORK := $(CURDIR)/.work
 VENV := $(WORK)/venv
-PARAMS ?= {}
+# PARAMS, PARAMS_FILE and NAME are passed on as they were given, in the
+# environment: never expanded by make ($ kept), never on a command line
+ifdef PARAMS
+export RE6ST_PARAMS := $(value PARAMS)
+endif
+ifdef PARAMS_FILE
+export RE6ST_PARAMS_FILE := $(abspath $(value PARAMS_FILE))
+endif
+ifdef NAME
+export RE6ST_NAME := $(value NAME)
+endif
 ENV_STAMP := $(VENV)/.installed-$(shell cat tools/make-env tools/requirements*.txt | md5sum | cut -c1-12)
 # loopback only: the embedded SlapOS, its partitions and the tests
 export SLAPOS_TEST_IPV4 := 127.0.0.1
@@ -29,7 +43,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 ifeq ($(shell id -u),0)
 
 run stop test bench token drop-token:
-	@PARAMS='$(subst ','"'"',$(PARAMS))' NAME='$(subst ','"'"',$(NAME))' tools/as-user $(RUN_AS) $@
+	@tools/as-user $(RUN_AS) $@
 
 else
 
@@ -38,16 +52,17 @@ env: $(ENV_STAMP)
 $(ENV_STAMP): tools/make-env tools/requirements.txt tools/requirements-buildout.txt
 	@echo "Creating the Python environment in $(WORK) ..." >&2
 	@PYTHON=$(PYTHON) tools/make-env $(WORK)
+	@chmod 0700 $(WORK)
 	@touch $@
 
 run: env
-	@$(VENV)/bin/python -m tools.embedded run --base $(WORK)/slapos --params '$(subst ','"'"',$(PARAMS))'
+	@$(VENV)/bin/python -m tools.embedded run --base $(WORK)/slapos
 
 stop: env
 	@$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/slapos
 
 token drop-token: env
-	@$(VENV)/bin/python -m tools.embedded $@ --base $(WORK)/slapos --name '$(subst ','"'"',$(NAME))'
+	@$(VENV)/bin/python -m tools.embedded $@ --base $(WORK)/slapos
 
 # The tests' registries listen where `make run`'s does: it is stopped first
 # (data kept; `make run` brings it back).

@@ -4,7 +4,7 @@ test/unit/        the release's code without SlapOS, one file per module
                   (stand-ins where the real part is out of reach: a fake
                   master, a fake registry for the token manager's logic)
 test/standalone/  the release on slapos.core's embedded SlapOS: real
-                  buildout, supervisor, socat, re6st-registry, re6st-conf
+                  buildout, supervisor, HAProxy, re6st-registry, re6st-conf
 test/support/     what both use: temporary directories, partitions, git and
                   ssh servers, the promise runner, the embedded SlapOS
 

@@ -20,6 +20,7 @@ import threading
 import time
 
 from slapos_re6st.lib import ca, registry_config
+from slapos_re6st.lib.process import read_pidfile
 from tools import embedded
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -509,9 +510,8 @@ class Bench:
         client.addToken('bench-rss-%s' % token, token)
         client.requestCertificate(token, csr)
         # re6st-service writes the PID of the registry itself there
-        with open(os.path.join(self.partition_path(), 'var', 'run',
-                               're6st-registry.pid')) as f:
-            pid = int(f.read())
+        pid, _ = read_pidfile(os.path.join(self.partition_path(), 'var',
+                                           'run', 're6st-registry.pid'))
         with open('/proc/%s/status' % pid) as f:
             status = dict(line.split(':', 1) for line in f)
         count = self.node_count()

@@ -18,13 +18,13 @@ import logging
 import os
 import sys
 import time
-import urllib.parse
-import urllib.request
 
 from slapos.slap.standalone import (
     SlapOSNodeCommandError, StandaloneSlapOS)
 
+from slapos_re6st.lib.client import Client
 from slapos_re6st.lib.wait import wait_for as wait
+from slapos_re6st.tokens.manager import registry_email
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOFTWARE = os.path.join(HERE, 'software.cfg')
@@ -50,6 +50,20 @@ def standalone(base):
     # process every partition on each run, as a changed checkout may need
     slap._force_slapos_node_instance_all = True
     return slap
+
+
+def requested_params():
+    """PARAMS of `make run`: the file RE6ST_PARAMS_FILE names, else the
+    text of RE6ST_PARAMS (passed in the environment, which other users
+    cannot read, never on a command line, which ps shows them)."""
+    path = os.environ.get('RE6ST_PARAMS_FILE')
+    if path:
+        try:
+            with open(path) as f:
+                return parse_params(f.read())
+        except OSError as e:
+            raise SystemExit('PARAMS_FILE cannot be read: %s.' % e)
+    return parse_params(os.environ.get('RE6ST_PARAMS', '{}'))
 
 
 def parse_params(text):
@@ -104,11 +118,15 @@ def running_registry(base):
         raise SystemExit('The embedded SlapOS is not running: `make run`'
                          ' first.')
     slap = standalone(base)
-    registry = slap.request(SOFTWARE, INSTANCE_REFERENCE, 'default')
-    parameters = unwrap(registry.getConnectionParameterDict())
-    if 're6stry-local-url' not in parameters:
-        raise SystemExit('No registry deployed yet: `make run` first.')
-    return slap, parameters
+    # read from the master, never requested again: a request without the
+    # registry's parameters would reset them
+    for partition in slap.computer.getComputerPartitionList():
+        if partition.getInstanceParameterDict().get(
+                'instance_title') == INSTANCE_REFERENCE:
+            parameters = unwrap(partition.getConnectionParameterDict())
+            if 're6stry-local-url' in parameters:
+                return slap, parameters
+    raise SystemExit('No registry deployed yet: `make run` first.')
 
 
 def request_token(slap, name, state='started'):
@@ -149,15 +167,11 @@ def drop_token(base, name):
     if not token:
         log('%s had no token: nothing else to drop.' % name)
         return
-    url = registry['re6stry-local-url']
+    client = Client(registry['re6stry-local-url'])
 
     def gone():
-        with urllib.request.urlopen('%sisToken?token=%s' % (url, token)) as r:
-            if r.read() == b'1':
-                return False
-        with urllib.request.urlopen('%sgetNodePrefix?email=%s' % (
-                url, urllib.parse.quote(name))) as r:
-            return not r.read()
+        return client.call('isToken', token) != b'1' and not client.call(
+            'getNodePrefix', registry_email(name))
     wait_for('token of %s dropped' % name, gone)
     log('Dropped %s: its token is deleted%s.' % (name, (
         ' and its node revoked' if 'ipv6' in parameters else '')))
@@ -222,8 +236,6 @@ def main():
                                             'drop-token'))
     parser.add_argument('--base', required=True,
                         help='directory of the embedded SlapOS')
-    parser.add_argument('--params', default='{}',
-                        help='instance parameters, one JSON object')
     parser.add_argument('--quiet', action='store_true',
                         help='say nothing when there is nothing to do')
     parser.add_argument('--name', help='reference of the token instance')
@@ -231,10 +243,11 @@ def main():
     logging.basicConfig(level=logging.WARNING)
     base = os.path.abspath(args.base)
     if args.command == 'run':
-        run(base, parse_params(args.params))
+        run(base, requested_params())
     elif args.command == 'stop':
         stop(base, args.quiet)
     else:
+        args.name = args.name or os.environ.get('RE6ST_NAME')
         if not args.name:
             raise SystemExit('Give the token instance a name: make %s'
                              ' NAME=<reference>.' % args.command)

@@ -1,12 +1,14 @@
-"""The re6st-backup service (re6st-backup --loop): a backup at start, then
-one every `period` seconds, retrying sooner after a failure; failed pushes
+"""The re6st-backup service (re6st-backup --loop): a backup at start
+(unless the newest is younger than a period), then one every `period`
+seconds, retrying sooner after a failure; failed pushes
 tried again every minute; the registry's log rotated when due."""
 import logging
 import os
 import time
 
 from ..lib.wait import wait_for
-from .directory import BackupError, databases, read_status
+from .directory import (
+    BackupError, backup_names, backup_time, databases, read_status)
 from .push import catch_up, push_pending
 from .rotation import maybe_rotate
 from .snapshot import backup
@@ -22,16 +24,31 @@ ROTATE_CHECK = 60
 START_WAIT = 300
 
 
+def first_due(config):
+    """Seconds until the first backup of a (re)started service: none if
+    the newest backup is younger than a period and the last attempt did
+    not fail (a service restarted again and again must not push the kept
+    backups out), else at once."""
+    directory = config['directory']
+    names = backup_names(directory)
+    if not names or read_status(directory).get('last-error'):
+        return 0
+    age = time.time() - backup_time(names[-1])
+    return min(max(0, config['period'] - age), config['period'])
+
+
 def loop(config, iterations=None, retry_delay=RETRY_DELAY):
-    """A backup at start (once the databases exist: the services of a new
-    partition start together), then every period, retrying sooner after a
-    failure; the registry's log rotated when due."""
+    """A backup at start unless a recent one exists (once the databases
+    exist: the services of a new partition start together), then every
+    period, retrying sooner after a failure; the registry's log rotated
+    when due."""
     period = config['period']
+    due = time.monotonic() + first_due(config)
     paths = [path for _, path in databases(config)]
-    if not wait_for(lambda: all(map(os.path.exists, paths)),
-                    min(period, START_WAIT), interval=2):
+    if due <= time.monotonic() and not wait_for(
+            lambda: all(map(os.path.exists, paths)), min(period, START_WAIT),
+            interval=2):
         log.warning('the databases do not all exist yet: trying anyway')
-    due = time.monotonic()
     push_due = None  # when to try backup-repository again after a failure
     count = 0
     while iterations is None or count < iterations:

@@ -23,12 +23,15 @@ import urllib.parse
 
 from ..lib import ca, files
 from ..lib.process import process_of
+from ..lib.wait import wait_for
 from .directory import (
     BEFORE_RESTORE, CA_CERT, CA_KEY, DH, MANIFEST, REGISTRY_DB, TOKENS_DB,
     BackupError, Lock, ca_files, databases, load_config, new_name)
 from .snapshot import snapshot
 
 CONFIG = os.path.join('etc', 're6st-backup.json')
+# how long a restore waits for the services to start again
+RESTART_TIMEOUT = 30
 
 
 class RestoreError(Exception):
@@ -119,10 +122,12 @@ def restore_database(source, target):
         src.close()
 
 
-def restart(config):
-    """SIGTERM to the registry and the token manager (re6st-service starts
-    them again).  Returns {service: PID signalled, or None if it was not
-    running}."""
+def restart(config, timeout=RESTART_TIMEOUT):
+    """SIGTERM to the registry and the token manager, then wait (at most
+    `timeout` seconds) until re6st-service has started each again: when
+    the restore returns, the services run on the restored files, and no
+    restart is pending.  Returns {service: PID signalled, or None if it
+    was not running}."""
     signalled = {}
     for key in 'registry-pidfile', 'tokens-pidfile':
         pidfile = config[key]
@@ -134,13 +139,20 @@ def restart(config):
             except ProcessLookupError:
                 pid = None
         signalled[name] = pid
+    for key in 'registry-pidfile', 'tokens-pidfile':
+        old = signalled[os.path.basename(config[key])[:-len('.pid')]]
+        if old is not None:
+            wait_for(lambda: process_of(config[key]) not in (None, old),
+                     timeout, 0.1)
     return signalled
 
 
-def restore(backup_path, partition, force=False):
-    """Restore the backup at `backup_path` into `partition`.  Returns
-    (where the replaced files were kept, the backup's manifest, what
-    restart returned, the mismatches that `force` overrode).
+def restore(backup_path, partition, force=False,
+            restart_timeout=RESTART_TIMEOUT):
+    """Restore the backup at `backup_path` into `partition`, then wait at
+    most `restart_timeout` seconds for its services to start again.
+    Returns (where the replaced files were kept, the backup's manifest,
+    what restart returned, the mismatches that `force` overrode).
     RestoreError with a sentence when refused."""
     backup_path = os.path.abspath(backup_path)
     partition = os.path.abspath(partition)
@@ -185,5 +197,5 @@ def restore(backup_path, partition, force=False):
                 'The restore failed half-way (%s): what it replaced is in %s;'
                 ' restore that directory, or the backup again, with'
                 ' re6st-restore.' % (e, kept))
-        signalled = restart(config)
+        signalled = restart(config, restart_timeout)
     return kept, manifest, signalled, found

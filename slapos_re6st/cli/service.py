@@ -4,10 +4,16 @@ Runs one service of the partition (slapos_re6st.service.launcher)."""
 import argparse
 import os
 
+from ..lib import process
 from ..service.launcher import Launcher
 
 
 def main(argv=None):
+    parent = os.getppid()
+    # stopped (SIGTERM) when supervisord dies, even by SIGKILL
+    process.die_with_parent()
+    if os.getppid() != parent:  # it died before that was set
+        return 1
     parser = argparse.ArgumentParser(
         prog='re6st-service',
         description='Run one service of the partition, restarting it when it'

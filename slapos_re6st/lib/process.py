@@ -1,34 +1,101 @@
 """The PID files of the partition's services: re6st-service writes the PID
-of the command it runs in var/run/<service>.pid; other programs (log
-rotation, restore) signal that process."""
+of the command it runs in var/run/<service>.pid, and the command's
+arguments on a second line (JSON); other programs (log rotation, restore,
+a new launcher) signal that process, once sure it still runs that
+command (a PID can be reused)."""
+import ctypes
+import json
 import os
+import signal
 
 from . import files
+from .wait import wait_for
+
+PR_SET_PDEATHSIG = 1
 
 
-def write_pidfile(path, pid):
-    files.write(path, '%s\n' % pid)
+def write_pidfile(path, pid, argv=None):
+    files.write(path, '%s\n' % pid
+                + ('%s\n' % json.dumps(list(argv)) if argv else ''))
+
+
+def read_pidfile(path):
+    """(PID, arguments or None) of the PID file at `path`; (None, None)
+    without one."""
+    lines = files.read(path, '').splitlines()
+    try:
+        pid = int(lines[0])
+    except (IndexError, ValueError):
+        return None, None
+    try:
+        argv = json.loads(lines[1]) if len(lines) > 1 else None
+    except ValueError:
+        argv = None
+    return pid, argv
+
+
+def runs(pid, argv):
+    """Whether process `pid` is this user's and runs `argv` (the last of
+    its arguments: a script is run by the interpreter its first line
+    names)."""
+    cmdline = command_line(pid)
+    return bool(cmdline and argv) and cmdline[-len(argv):] == list(argv)
 
 
 def process_of(pidfile):
-    """The PID in `pidfile` if it is a running process of this user whose
-    command is named like the file (var/run/re6st-registry.pid:
+    """The PID in `pidfile` if it is a running process of this user that
+    runs the command the file names (or, in a PID file without it, whose
+    command is named like the file: var/run/re6st-registry.pid,
     re6st-registry); None otherwise (no file, a stale PID, a PID reused
     by another program)."""
-    try:
-        pid = int(files.read(pidfile, '').strip())
-    except ValueError:
+    pid, argv = read_pidfile(pidfile)
+    if pid is None:
         return None
+    if argv:
+        return pid if runs(pid, argv) else None
     name = os.path.basename(pidfile)
     if name.endswith('.pid'):
         name = name[:-len('.pid')]
+    args = command_line(pid)
+    if not args or not any(os.path.basename(arg) == name for arg in args):
+        return None
+    return pid
+
+
+def die_with_parent(signum=signal.SIGTERM):
+    """Have the calling process sent `signum` when its parent dies, even
+    by SIGKILL (Linux's PR_SET_PDEATHSIG, kept across exec): a service
+    never outlives what supervises it.  False where it is not available."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def command_line(pid):
+    """The arguments of process `pid` if it runs as this user; None."""
     try:
         if os.stat('/proc/%s' % pid).st_uid != os.geteuid():
             return None
         with open('/proc/%s/cmdline' % pid, 'rb') as f:
-            args = f.read().decode(errors='replace').split('\0')
-    except FileNotFoundError:
+            return f.read().decode(errors='replace').split('\0')[:-1]
+    except (FileNotFoundError, ProcessLookupError):
         return None
-    if not any(os.path.basename(arg) == name for arg in args):
+
+
+def stop_stale(pidfile, command, timeout=30):
+    """Stop the process of `pidfile` if it still runs `command` (a
+    launcher killed before it could stop it): SIGTERM, then SIGKILL after
+    `timeout` seconds.  Returns its PID, or None if there was none."""
+    pid, _ = read_pidfile(pidfile)
+    if pid is None or pid == os.getpid() or not runs(pid, command):
         return None
+    for signum in signal.SIGTERM, signal.SIGKILL:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            return pid
+        if wait_for(lambda: not runs(pid, command), timeout, 0.1):
+            return pid
     return pid

@@ -10,17 +10,20 @@ The configuration is one "option value" line per re6st-registry option
 (re6st.utils.ArgParser); a line "@FILE" includes another file, which is how
 the SMTP password, the only secret, reaches the registry: from a file of
 mode 0600 that no option value of buildout names the content of.  The main
-file holds, as comments, what else its service depends on (the CA
-fingerprint, the community file's digest, the GeoIP2 database, a random
-version of the secret), so that it changes, and re6st-service restarts
-the registry, whenever any of them changes.
+file holds, as comments, what else its service depends on (the community
+file's digest, the GeoIP2 database, a random version of the secret), so
+that it changes, and re6st-service restarts the registry, whenever any of
+them changes.  (The service watches the CA certificate itself: a renewed
+or restored CA restarts the registry at once.)
 """
 import hashlib
 import ipaddress
 import json
 import secrets
+import os
 import shlex
 import sys
+import tempfile
 from unittest import mock
 
 from . import files
@@ -103,8 +106,6 @@ def render(options, secret_version=None):
     """The configuration file's text for the recipe's options.
     `secret_version`: that of the SMTP password file, included when set."""
     lines = ['# Written by slapos_re6st:registry-config; do not edit.']
-    if options.get('ca-fingerprint'):
-        lines.append('# CA %s' % options['ca-fingerprint'])
     for arg, key in OPTIONS:
         lines.append(line(arg, options[key]))
     lines.append("6 ''")  # no IPv6 listener: the forward is the public side
@@ -142,6 +143,23 @@ def render(options, secret_version=None):
         lines.append('# GEOIP2_MMDB %s (from the environment)'
                      % options['geoip2-mmdb'])
     return '\n'.join(lines) + '\n'
+
+
+def parse_text(text, includes=()):
+    """parse() of a configuration not written yet: its `text`, and the
+    files it includes (@FILE lines) as {path: text}."""
+    with tempfile.TemporaryDirectory() as directory:
+        lines = []
+        for n, text_line in enumerate(text.splitlines()):
+            path = text_line[1:] if text_line.startswith('@') else None
+            if path in dict(includes):
+                copy = os.path.join(directory, 'include-%s' % n)
+                files.write(copy, dict(includes)[path], 0o600)
+                text_line = '@' + copy
+            lines.append(text_line)
+        config = os.path.join(directory, 'registry.conf')
+        files.write(config, '\n'.join(lines) + '\n', 0o600)
+        return parse(config)
 
 
 class Refused(ValueError):

@@ -19,6 +19,11 @@ import jsonschema
 from . import remote
 
 HIDDEN = '(not shown)'
+# Free-text parameters written as values of re6st-registry options (mailhost
+# is checked stricter), and which
+# of them are secrets.
+OPTION_VALUES = ('smtp-user', 'smtp-password')
+SECRET_OPTIONS = ('smtp-password',)
 # Characters that would end or garble a line of the registry's configuration
 # (str.splitlines() splits on all of these).
 LINE_BREAKING = re.compile('[\x00-\x1f\x7f\x85\u2028\u2029]')
@@ -46,8 +51,6 @@ ALLOWED_ITEM = {
 # Continent codes of GeoIP2 databases, as re6st's communities name them
 # (with a leading @).
 CONTINENTS = ('AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA')
-# MaxMind DB files end with their metadata, after this marker.
-MMDB_METADATA = b'\xab\xcd\xefMaxMind.com'
 HOSTNAME = re.compile(
     r'(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
     r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$')
@@ -259,33 +262,32 @@ def _mailhost_problems(values):
     return found
 
 
-def mmdb_database_type(path):
-    """The database_type of a MaxMind DB file (like GeoLite2-Country); ''
-    if it is one but its type is not written as expected (then it is not
-    refused); None if it is not one.  (The metadata, at the end of the
-    file, is a map whose database_type is a UTF-8 string: control byte
-    0b010sssss, and a size byte when sssss is 29.)"""
-    with open(path, 'rb') as f:
-        f.seek(0, os.SEEK_END)
-        f.seek(max(0, f.tell() - 128 * 1024))
-        tail = f.read()
-    start = tail.rfind(MMDB_METADATA)
-    if start < 0:
-        return None
-    key = b'\x4ddatabase_type'  # the key: a 13-byte UTF-8 string
-    at = tail.find(key, start)
-    if at < 0:
-        return ''
-    at += len(key)
-    control = tail[at:at + 2]
-    if len(control) < 2 or control[0] >> 5 != 2:
-        return ''
-    size = control[0] & 0x1f
-    if size == 29:
-        size, at = 29 + control[1], at + 1
-    elif size > 29:
-        return ''
-    return tail[at + 1:at + 1 + size].decode('utf-8', 'replace')
+def geoip2_problem(path):
+    """Why re6st-registry could not locate nodes with the database at
+    `path` as it does it (geoip2's Reader(path).country), as the end of a
+    sentence; None if it can."""
+    from geoip2 import database, errors
+    try:
+        reader = database.Reader(path)
+    except OSError as e:
+        return ("it cannot be read (%s): make it readable by the partition's"
+                " user" % e.strerror)
+    except Exception as e:  # maxminddb.InvalidDatabaseError, ValueError...
+        return 'that is no MaxMind DB file (%s)' % e
+    try:
+        reader.country('192.0.2.1')
+    except errors.AddressNotFoundError:
+        pass
+    except TypeError:
+        return ('that is a %s database, not a country database: give a'
+                ' GeoIP2 or GeoLite2 Country database (.mmdb), which the'
+                ' registry asks for countries'
+                % reader.metadata().database_type)
+    except Exception as e:
+        return 'geoip2 cannot read it (%s)' % e
+    finally:
+        reader.close()
+    return None
 
 
 def ipv4_network(value):
@@ -308,15 +310,13 @@ def ipv4_network(value):
     return network, plen
 
 
-def problems(parameters, schema, registry_port):
-    """All that is wrong with `parameters`, as sentences (empty: valid)."""
-    found = schema_problems(parameters, schema)
-    if found:
-        return found
-    values = dict(defaults(schema), **parameters)
-    # jsonschema's patterns use Python's re, where $ also matches before a
-    # final line break: check single-line strings here.
-    # Buildout strips the values it records: no spaces around them either.
+def line_problems(values, schema):
+    """What breaks the one-line rule in `values`: every string of the
+    schema but the multi-line ones ("textarea") is one line without
+    control characters, nor spaces around it (buildout strips the values
+    it records).  jsonschema's patterns use Python's re, where $ also
+    matches before a final line break: this is checked here instead."""
+    found = []
     for name, prop in sorted(schema.get('properties', {}).items()):
         value = values.get(name)
         if not isinstance(value, str) or prop.get('textarea'):
@@ -328,8 +328,36 @@ def problems(parameters, schema, registry_port):
         elif value != value.strip() and not prop.get('writeOnly'):
             found.append("%r is %s but must not start or end with spaces."
                          % (name, _describe(value)))
+    return found
+
+
+def option_value_problems(values):
+    """re6st-registry reads its configuration file as command line
+    arguments: a value starting with - would be taken for an option, one
+    starting with @ for a file to include."""
+    return ["%r is %s but must not start with %s: re6st-registry's"
+            " configuration would read it as %s." % (
+                name, _shown(name, values[name], name in SECRET_OPTIONS),
+                values[name][0], 'an option' if values[name][0] == '-'
+                else 'a file to include')
+            for name in OPTION_VALUES
+            if isinstance(values.get(name), str)
+            and values[name][:1] in ('-', '@')]
+
+
+def request_problems(parameters, schema):
+    """What `parameters` break of `schema` and of the one-line rule."""
+    return (schema_problems(parameters, schema)
+            or line_problems(dict(defaults(schema), **parameters), schema))
+
+
+def problems(parameters, schema, registry_port):
+    """All that is wrong with `parameters`, as sentences (empty: valid)."""
+    found = request_problems(parameters, schema)
     if found:
         return found
+    values = dict(defaults(schema), **parameters)
+    found += option_value_problems(values)
     prefix = values['ipv6-prefix']
     room = None
     try:
@@ -395,20 +423,10 @@ def problems(parameters, schema, registry_port):
                          " database there, or leave it empty."
                          % _describe(mmdb))
         else:
-            try:
-                kind = mmdb_database_type(mmdb)
-            except OSError as e:
-                found.append("'geoip2-mmdb' is %s but it cannot be read"
-                             " (%s): make it readable by the partition's"
-                             " user." % (_describe(mmdb), e.strerror))
-                kind = ''
-            if kind is None or kind and 'Country' not in kind:
-                found.append(
-                    "'geoip2-mmdb' is %s but that is %s, not a country"
-                    " database: give a GeoIP2 or GeoLite2 Country database"
-                    " (.mmdb), which the registry asks for countries."
-                    % (_describe(mmdb), 'a %s database' % kind if kind
-                       else 'no MaxMind DB file'))
+            problem = geoip2_problem(mmdb)
+            if problem:
+                found.append("'geoip2-mmdb' is %s but %s."
+                             % (_describe(mmdb), problem))
     else:
         if values['same-country']:
             found.append("'same-country' is %s but the registry can only"

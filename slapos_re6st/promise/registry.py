@@ -1,9 +1,12 @@
-"""The registry answers: getCa, at the registry itself and through each
-forward, with this partition's CA (not merely some registry listening at
-that address).  Plain HTTP with the standard library: a check must say
-why a call failed (refused, timed out, an HTTP status), which re6st's
-client does not tell."""
+"""The registry runs with its current configuration, and answers: getCa,
+at the registry itself and through each forward, with this partition's CA
+(not merely some registry listening at that address).  Plain HTTP with the
+standard library: a check must say why a call failed (refused, timed out,
+an HTTP status), which re6st's client does not tell."""
+import os
 import urllib.request
+
+from ..lib.process import process_of
 
 from .base import CheckPromise
 
@@ -33,9 +36,36 @@ def registry_answers(urls, ca_path):
         ', '.join(urls))
 
 
+def runs_current(pidfile, paths):
+    """(True, ...) when the service of `pidfile` (as re6st-service writes
+    it) runs and was started after the files `paths` last changed (its
+    configuration, the CA: it is restarted when they change); (False,
+    why) otherwise: a change not taken yet, or a service failing to start
+    with it."""
+    pid = process_of(pidfile)
+    name = os.path.basename(pidfile)[:-len('.pid')]
+    if pid is None:
+        return False, ('%s is not running: its output log'
+                       ' (.<partition>_%s.log in the partition) says why.'
+                       % (name, name))
+    started = os.stat(pidfile).st_mtime
+    newer = [path for path in paths if os.stat(path).st_mtime > started]
+    if newer:
+        return False, ('%s runs with an older %s: it is being restarted'
+                       ' with the new one (or fails to start with it: see'
+                       ' its output log).' % (name, ', '.join(newer)))
+    return True, '%s runs with its current configuration.' % name
+
+
 class RunPromise(CheckPromise):
-    """Configuration: urls (whitespace separated), ca."""
+    """Configuration: urls (whitespace separated), ca; pidfile and files
+    (whitespace separated): the registry's PID file and what it runs
+    with."""
 
     def check(self):
+        ok, message = runs_current(self.getConfig('pidfile'),
+                                   self.getConfig('files').split())
+        if not ok:
+            return ok, message
         return registry_answers(self.getConfig('urls').split(),
                                 self.getConfig('ca'))

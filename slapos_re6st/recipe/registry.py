@@ -1,11 +1,13 @@
 """The re6st-registry configuration file (lib.registry_config), with the
 SMTP password, the only secret, in a file of mode 0600 that the
 configuration includes, and the community file."""
+import zc.buildout
+
 from ..lib import files, registry_config
 from . import require, secret
 
 # Optional options of the recipe (see Recipe).
-OPTIONAL = ('authorized-origin', 'ca-fingerprint', 'anonymous-prefix-length',
+OPTIONAL = ('authorized-origin', 'anonymous-prefix-length',
             'mailhost', 'smtp-user', 'smtp-password', 'smtp-password-file',
             'secrets-file', 'smtp-starttls', 'ipv4-net', 'encrypt',
             'same-country', 'community', 'community-file',
@@ -15,7 +17,7 @@ OPTIONAL = ('authorized-origin', 'ca-fingerprint', 'anonymous-prefix-length',
 class Recipe:
     """Options: output, and port, ipv4, db, ca, key, dh, prefix-length,
     logfile, run, authorized-origin (space separated); optional:
-    ca-fingerprint, anonymous-prefix-length, mailhost, smtp-user,
+    anonymous-prefix-length, mailhost, smtp-user,
     smtp-password (set: lib.slap.SECRET_MARKER, the password itself is in
     secrets-file) with smtp-password-file, smtp-starttls, ipv4-net
     ("IP/N PLEN"), client-count, max-clients, tunnel-refresh, hello,
@@ -43,6 +45,19 @@ class Recipe:
                 options['smtp-password-file'], self.password)
         self.community = community
         self.text = registry_config.render(options, self.secret_version)
+        # what re6st-registry itself would refuse, refused now
+        includes = {}
+        if self.secret_version:
+            includes[options['smtp-password-file']] = \
+                registry_config.secret_file_text(self.password,
+                                                 self.secret_version)
+        try:
+            registry_config.parse_text(self.text, includes)
+        except registry_config.Refused as e:
+            raise zc.buildout.UserError(
+                'Invalid instance parameters, nothing was changed:'
+                ' re6st-registry would refuse its configuration (%s):'
+                ' change the parameter it names.' % e)
 
     def install(self):
         options = self.options

@@ -14,7 +14,14 @@ and so the group, stable:
   changes: the command is stopped and the wrapper executed again in place
   (same PID for supervisor), so that a new command line takes effect too;
 - SIGTERM/SIGINT: the command is stopped and the launcher exits;
-- SIGHUP/SIGUSR1/SIGUSR2: passed on to the command (e.g. to reopen logs).
+- SIGHUP/SIGUSR1/SIGUSR2: passed on to the command (e.g. to reopen logs);
+- the launcher's parent (supervisord) dies, even by SIGKILL: the launcher
+  is sent SIGTERM (PR_SET_PDEATHSIG) and stops its command; the launcher
+  dies, even by SIGKILL: its command is sent SIGTERM the same way; and a
+  command still running from a killed launcher (the PID in --pidfile,
+  the same command line) is stopped before the new one starts.  Whatever
+  is killed, the next start leaves one of each service, holding no port
+  twice.
 
 The command's PID is written to --pidfile.
 """
@@ -72,8 +79,11 @@ class Launcher:
     stopping: bool = dataclasses.field(default=False, init=False)
 
     def start(self):
-        self.child = subprocess.Popen(self.command)
-        process.write_pidfile(self.pidfile, self.child.pid)
+        # the command never outlives this launcher, even killed (SIGKILL):
+        # no orphan holds the service's port or files
+        self.child = subprocess.Popen(self.command,
+                                      preexec_fn=process.die_with_parent)
+        process.write_pidfile(self.pidfile, self.child.pid, self.command)
 
     def on_signal(self, signum, frame):
         if signum in FORWARDED:
@@ -87,6 +97,10 @@ class Launcher:
         changed); the command is stopped either way."""
         for signum in (signal.SIGTERM, signal.SIGINT) + FORWARDED:
             signal.signal(signum, self.on_signal)
+        stale = process.stop_stale(self.pidfile, self.command)
+        if stale:
+            log('stopped %s (PID %s), left running by a launcher that was'
+                ' killed' % (self.command[0], stale))
         seen = digest(self.watch)
         self.start()
         checks = 0
@@ -105,6 +119,8 @@ class Launcher:
                     self.command[0], self.child.returncode,
                     self.restart_delay))
                 time.sleep(self.restart_delay)
+                if digest(self.watch) != seen:
+                    return 'changed'  # started again as the files say now
                 if not self.stopping:
                     self.start()
         stop(self.child)

@@ -15,12 +15,16 @@ retrying whatever fails:
 
 The registry knows a token's node by the "email" the token was added with:
 the manager uses the shared instance's reference, unique per shared
-instance, and keeps the owner's email for itself.
+instance (or a digest of it, see registry_email), and keeps the owner's
+email for itself.  One shared instance the registry fails on never keeps
+the others from being registered, watched or dropped.
 """
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import re
 import secrets
 import time
 
@@ -37,6 +41,18 @@ PENDING = 'Token not registered yet: the registry did not answer, retrying'
 USE_CHECK_PERIOD = 10
 USE_CHECKS = 20
 IPV4_CHECK_PERIOD = 600
+# References the registry is given as they are (short, plain: they fit in
+# its request lines and its logs); others are given as a digest.
+PLAIN_REFERENCE = re.compile(r'[A-Za-z0-9_.@+-]{1,64}$')
+
+
+def registry_email(reference):
+    """What a shared instance is known by in the registry: its reference,
+    or, for one longer than the registry's request line allows (it could
+    never be registered) or not plain, a digest of it."""
+    if PLAIN_REFERENCE.match(reference):
+        return reference
+    return 'shared-%s' % hashlib.sha256(reference.encode()).hexdigest()[:32]
 
 
 class Registry:
@@ -76,6 +92,10 @@ class Registry:
 
     def revoke(self, prefix):
         self.client.call('revoke', prefix)
+
+    def answers(self):
+        """Whether the registry answers at all (getCa)."""
+        return self.client.maybe('getCa') is not None
 
 
 def connection_parameters(row, config):
@@ -150,18 +170,32 @@ class Manager:
                 db.execute('INSERT OR REPLACE INTO invalid (reference, error)'
                            ' VALUES (?, ?)', (reference, error))
 
-    def register(self):
-        for row in self.store.rows('NOT registered AND NOT dropped'):
+    def each(self, rows, action):
+        """action(row) for each row; a RegistryError on one row goes into
+        its status and the next row is taken, unless the registry does
+        not answer at all (then it is raised: the pass is over)."""
+        for row in rows:
             try:
-                self.registry.add_token(row['reference'], row['token'])
+                action(row)
             except RegistryError as e:
-                self.store.update(row['reference'], error=str(e))
-                raise
+                self.store.update(row['reference'], error=str(e),
+                                  checked=self.now())
+                if not self.registry.answers():
+                    raise
+                log.warning('%s: %s; tried again later', row['reference'], e)
+
+    def register(self):
+        def add(row):
+            self.registry.add_token(registry_email(row['reference']),
+                                    row['token'])
             self.store.update(row['reference'], registered=1, error=None)
             log.info('%s: token registered', row['reference'])
+        # the least recently tried first
+        self.each(self.store.rows('NOT registered AND NOT dropped',
+                                  order='checked'), add)
 
     def drop(self):
-        for row in self.store.rows('dropped'):
+        def drop(row):
             reference = row['reference']
             prefix = row['prefix']
             if row['registered'] and not prefix:
@@ -169,13 +203,15 @@ class Manager:
                     self.registry.delete_token(row['token'])
                     log.info('%s: unused token deleted', reference)
                 else:  # used since the last check
-                    prefix = self.registry.node_prefix(reference)
+                    prefix = self.registry.node_prefix(
+                        registry_email(reference))
             if prefix:
                 self.registry.revoke(prefix)
                 log.info('%s: certificate of node %s revoked', reference,
                          prefix)
             self.store.db.execute('DELETE FROM token WHERE reference=?',
                                   (reference,))
+        self.each(self.store.rows('dropped', order='checked'), drop)
 
     def watch(self):
         now = self.now()
@@ -186,7 +222,8 @@ class Manager:
             if row['prefix']:
                 if not row['ipv4'] and now - row['checked'] > IPV4_CHECK_PERIOD:
                     self.store.update(reference, checked=now,
-                                      ipv4=self.registry.ipv4(reference))
+                                      ipv4=self.registry.ipv4(
+                                          registry_email(reference)))
                 continue
             if now - row['checked'] < USE_CHECK_PERIOD:
                 continue
@@ -205,14 +242,15 @@ class Manager:
     def check_use(self, row, now):
         """Whether the token of `row` was used, and by which node."""
         reference = row['reference']
+        email = registry_email(reference)
         if self.registry.is_token(row['token']):
             self.store.update(reference, checked=now)
             return
-        prefix = self.registry.node_prefix(reference)
+        prefix = self.registry.node_prefix(email)
         if prefix:
             self.store.update(reference, prefix=prefix, checked=now,
-                              ipv6=self.registry.ipv6(reference),
-                              ipv4=self.registry.ipv4(reference))
+                              ipv6=self.registry.ipv6(email),
+                              ipv4=self.registry.ipv4(email))
             log.info('%s: token used by node %s', reference, prefix)
         else:
             # neither a token nor a node: deleted behind our back, or

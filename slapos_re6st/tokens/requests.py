@@ -6,7 +6,7 @@ import json
 
 from ..lib import files
 from ..lib.slap import request_parameters
-from ..lib.validation import schema_problems
+from ..lib.validation import request_problems
 
 
 def read_requests(path, schema):
@@ -26,7 +26,7 @@ def read_requests(path, schema):
         except ValueError as e:
             invalid[reference] = str(e)
             continue
-        problems = schema_problems(parameters, schema)
+        problems = request_problems(parameters, schema)
         if problems:
             invalid[reference] = ' '.join(problems)
         else:

@@ -18,7 +18,7 @@ class Store:
             prefix TEXT,             -- the node's, once the token is used
             ipv6 TEXT,
             ipv4 TEXT,
-            checked REAL NOT NULL DEFAULT 0,   -- last use / IPv4 check
+            checked REAL NOT NULL DEFAULT 0,   -- last check or attempt
             dropped INTEGER NOT NULL DEFAULT 0, -- shared instance destroyed
             error TEXT,              -- last registry error, for the status
             published TEXT           -- what was last published

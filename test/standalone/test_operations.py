@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import tempfile
@@ -59,6 +60,17 @@ class OperationsTestCase(RegistryTestCase):
 
 class TestBackups(OperationsTestCase):
     request = {'backup-keep': 3}
+
+    def test_restarts_of_the_service_make_no_new_backup(self):
+        """A service killed again and again (a crash loop) does not push
+        the kept backups out: a backup once a period, not once a start."""
+        first = until('the first backup', self.backups)
+        for _ in range(3):
+            pid = self.pids()['re6st-backup']
+            os.kill(pid, signal.SIGKILL)
+            until('the service started again',
+                  lambda: self.pids()['re6st-backup'] != pid, 10, 0.1)
+        self.assertEqual(self.backups(), first)
 
     def test_backup_at_start_then_on_demand_and_the_last_kept(self):
         first = until('the first backup, at the service start',

@@ -1,4 +1,4 @@
-"""The registry on the embedded SlapOS: real buildout, supervisor, socat,
+"""The registry on the embedded SlapOS: real buildout, supervisor, HAProxy,
 re6st-registry and re6st-conf."""
 import glob
 import hashlib
@@ -80,14 +80,14 @@ class TestDefault(RegistryTestCase):
     def test_services_run_under_the_partition_supervisor(self):
         processes = self.supervisor_processes()
         self.assertEqual(sorted(processes), [
-            're6st-backup', 're6st-forward-ipv6', 're6st-registry',
+            're6st-backup', 're6st-forward', 're6st-registry',
             're6st-token-manager'])
         for name, info in processes.items():
             self.assertEqual(info['statename'], 'RUNNING', name)
 
     def test_killed_services_come_back(self):
         url = self.published['re6stry-url']
-        for name in 're6st-registry', 're6st-forward-ipv6':
+        for name in 're6st-registry', 're6st-forward':
             before = service_pids(self.computer_partition_root_path)
             os.kill(before[name], signal.SIGKILL)
             start = time.monotonic()

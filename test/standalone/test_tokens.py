@@ -109,6 +109,18 @@ class TestTokens(RegistryTestCase):
         until('unused token deleted', lambda: not self.is_token(b['token']))
         self.assertTrue(self.is_token(a['token']))
 
+    def test_a_reference_past_the_request_line_limit_delays_no_other(self):
+        """Its reference is longer than the registry's request line limit
+        (http.server: 64 KB): it is registered under a digest of it, and
+        the instances after it are not delayed."""
+        long = self.token('a' * 70000)
+        after = self.token('b_after_the_long_one')
+        for p in long, after:
+            self.assertEqual(p['status'], 'Token is ready for use')
+            self.assertTrue(self.is_token(p['token']))
+        self.drop('a' * 70000)
+        until('its token deleted', lambda: not self.is_token(long['token']))
+
     def test_invalid_request_is_reported_on_it_only(self):
         p = self.token('bad_request', email='not an email')
         self.assertTrue(p['status'].startswith('Invalid request'), p)

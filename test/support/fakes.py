@@ -5,11 +5,14 @@ from slapos_re6st.lib.client import RegistryError
 
 class FakeRegistry:
     """Tokens and nodes as re6st-registry keeps them."""
+    # http.server's limit of a request line (414 above)
+    REQUEST_LINE = 65536
 
     def __init__(self):
         self.tokens = {}   # token -> email
         self.nodes = {}    # email -> prefix
         self.revoked = []
+        self.refused = set()  # tokens whose addToken fails
         self.down = False
         self.calls = 0
 
@@ -20,6 +23,8 @@ class FakeRegistry:
 
     def add_token(self, email, token):
         self._call()
+        if len(email) > self.REQUEST_LINE - 100 or token in self.refused:
+            raise RegistryError('addToken: no answer')  # 414, or other
         self.tokens.setdefault(token, email)
 
     def delete_token(self, token):
@@ -47,6 +52,9 @@ class FakeRegistry:
         for email, p in list(self.nodes.items()):
             if p == prefix:
                 del self.nodes[email]
+
+    def answers(self):
+        return not self.down
 
     def use(self, token, prefix):
         """A node joins with `token`."""

@@ -148,3 +148,23 @@ class PartitionTestCase(TempDir):
         self.addCleanup(lambda: child.poll() is None and (
             child.kill(), child.wait()))
         return child
+
+    def supervise(self, partition, service, code='time.sleep(60)'):
+        """`service` run as the partition runs it: under re6st-service,
+        which starts it again when it exits.  The launcher's process."""
+        script = partition.path('bin', service)
+        with open(script, 'w') as f:
+            f.write('import sys, time\nsys.path[0:0] = %r\n%s\n'
+                    % (sys.path, code))
+        wrapper = partition.path('etc', service + '.wrapper')
+        with open(wrapper, 'w') as f:
+            f.write('(the launcher only watches it here)\n')
+        launcher = subprocess.Popen([
+            sys.executable, '-c', 'import sys; sys.path[0:0] = %r;'
+            ' from slapos_re6st.cli.service import main; sys.exit(main())'
+            % sys.path, '--wrapper', wrapper, '--pidfile',
+            partition.path('var/run/%s.pid' % service), '--',
+            sys.executable, script])
+        self.addCleanup(lambda: launcher.poll() is None and (
+            launcher.terminate(), launcher.wait()))
+        return launcher

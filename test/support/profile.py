@@ -58,10 +58,11 @@ class InstanceRecipes(TempDir):
                                  options)
         return options
 
-    def run_recipes(self, request):
+    def run_recipes(self, request, ipv4='10.0.0.1', port='9200'):
         """Options of [slap-configuration], [parameters] and
-        [registry-config] for `request`; the registry-config recipe
-        installed (self.installed: what it returned)."""
+        [registry-config] for `request` (the registry at `ipv4`:`port`);
+        the registry-config recipe installed (self.installed: what it
+        returned)."""
         slap_options = self.slap_options(request)
         params = self.parameters_options(slap_options)
         for name in 'etc', 'srv', 'log', 'run':
@@ -69,7 +70,7 @@ class InstanceRecipes(TempDir):
         sections = {
             'slap-configuration': slap_options,
             'parameters': params,
-            'registry': {'ipv4': '10.0.0.1', 'port': '9200'},
+            'registry': {'ipv4': ipv4, 'port': str(port)},
             'directory': {'etc': self.path('etc'), 'db': self.path('srv'),
                           'log': self.path('log'), 'run': self.path('run')},
             'ca': {'cert': self.path('ca.crt'), 'key': self.path('ca.key'),

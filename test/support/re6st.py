@@ -49,16 +49,37 @@ def node_client(registry_url, directory):
     return registry.RegistryClient(registry_url, cert), cert
 
 
-def free_port(host='127.0.0.1'):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def free_port(*hosts):
+    """A TCP port free on each of `hosts` (default: 127.0.0.1)."""
+    hosts = hosts or ('127.0.0.1',)
+    while True:
+        sockets = []
+        try:
+            for host in hosts:
+                s = socket.socket(socket.AF_INET6 if ':' in host
+                                  else socket.AF_INET)
+                sockets.append(s)
+                s.bind((host, sockets[0].getsockname()[1]
+                        if len(sockets) > 1 else 0))
+            return sockets[0].getsockname()[1]
+        except OSError:
+            continue  # taken on another host: another one
+        finally:
+            for s in sockets:
+                s.close()
+
+
+# re6st-registry as the release runs it (re6st-registry-service), from
+# this checkout
+REGISTRY_SERVICE = [sys.executable, '-c', 'import sys; sys.path[0:0] = %r;'
+                    ' from slapos_re6st.cli.registry import main; main()'
+                    % sys.path]
 
 
 class RunningRegistry:
-    """The real re6st-registry on 127.0.0.1, with a CA of its own in
-    `directory` and the configuration this release renders
-    (lib.registry_config) with `options`.  stop() it (cleanup)."""
+    """The real re6st-registry on 127.0.0.1, run as the release runs it,
+    with a CA of its own in `directory` and the configuration this release
+    renders (lib.registry_config) with `options`.  stop() it (cleanup)."""
 
     def __init__(self, directory, prefix=PREFIX, **options):
         os.makedirs(os.path.join(directory, 'run'))
@@ -79,7 +100,7 @@ class RunningRegistry:
         self.url = 'http://127.0.0.1:%s/' % self.port
         self.output = open(self.path('output.log'), 'ab')
         self.process = subprocess.Popen(
-            [os.path.join(BIN, 're6st-registry'), '@' + self.config],
+            REGISTRY_SERVICE + ['@' + self.config],
             stdout=self.output, stderr=subprocess.STDOUT)
         if not wait_for(self.answers, 30, 0.1) or \
                 self.process.poll() is not None:
@@ -104,8 +125,17 @@ class RunningRegistry:
             self.process.wait(30)
         self.output.close()
 
-    def join(self, token, url=None):
-        """A node registered with `token` by re6st-conf: its directory."""
+    def add_token(self, token, email=None):
+        """addToken from the registry's own host."""
+        from slapos_re6st.lib.client import Client
+        Client(self.url).call('addToken', email or token + '@example.com',
+                              token)
+
+    def join(self, token, url=None, add_token=False):
+        """A node registered with `token` by re6st-conf (added first with
+        `add_token`): its directory."""
+        if add_token:
+            self.add_token(token)
         directory = self.path('node-%s' % token)
         os.makedirs(directory)
         result = run_conf(url or self.url, directory, '--fingerprint',

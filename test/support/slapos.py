@@ -24,6 +24,8 @@ from slapos.testing.testcase import (
     installSoftwareUrlList, makeModuleSetUpAndTestCaseClass)
 from slapos.testing.utils import getPortFromPath
 
+from slapos_re6st.lib.process import read_pidfile
+
 from . import TOP
 from .re6st import run_conf
 
@@ -121,12 +123,8 @@ def service_pids(partition_path):
     """{service: PID of its command} as re6st-service writes them: what a
     restart of that service changes, and nothing else does."""
     run = os.path.join(partition_path, 'var', 'run')
-    pids = {}
-    for name in os.listdir(run):
-        if name.endswith('.pid'):
-            with open(os.path.join(run, name)) as f:
-                pids[name[:-len('.pid')]] = int(f.read())
-    return pids
+    return {name[:-len('.pid')]: read_pidfile(os.path.join(run, name))[0]
+            for name in os.listdir(run) if name.endswith('.pid')}
 
 
 def get(url, headers=None):

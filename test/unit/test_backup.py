@@ -167,6 +167,29 @@ class TestBackup(PartitionTestCase):
         loop.loop(p.config, iterations=1)
         self.assertEqual(len(p.backups()), 1)
 
+    def test_a_restarted_service_waits_for_the_period(self):
+        """A service started again and again (a crash loop) must not push
+        the kept backups out with new ones."""
+        p = self.partition(keep=2)
+        first = snapshot.backup(p.config)
+        for _ in range(3):
+            loop.loop(p.config, iterations=1)
+        self.assertEqual(p.backups(), [os.path.basename(first)])
+        # but after a failed attempt, or once a period old: at once
+        os.chmod(p.config['ca-key'], 0)
+        with self.assertRaises(BackupError):
+            snapshot.backup(p.config)
+        os.chmod(p.config['ca-key'], 0o600)
+        loop.loop(p.config, iterations=1)
+        self.assertEqual(len(p.backups()), 2)
+        old = p.backup_named(4000)
+        for name in p.backups():
+            if name != old:
+                os.rename(os.path.join(p.config['directory'], name),
+                          os.path.join(p.config['directory'], '.x' + name))
+        loop.loop(p.config, iterations=1)
+        self.assertEqual(len(p.backups()), 2)
+
 
 class TestHealth(PartitionTestCase):
 

@@ -7,13 +7,14 @@ import http.server
 import shutil
 import socket
 import threading
+import time
 import unittest
 
 from slapos_re6st.backup import snapshot
 from slapos_re6st.backup.directory import BackupError
-from slapos_re6st.lib import ca
+from slapos_re6st.lib import ca, files, process
 from slapos_re6st.promise.ca_lifetime import ca_lifetime
-from slapos_re6st.promise.registry import registry_answers
+from slapos_re6st.promise.registry import registry_answers, runs_current
 from support.partition import PartitionTestCase
 from support.promises import plugin_text, run_plugin
 
@@ -82,15 +83,43 @@ class TestRegistryCheck(PartitionTestCase):
         self.assertFalse(ok)
         self.assertIn(nobody + 'getCa failed', message)
         self.assertNotIn(url + 'getCa', message)
-        # as the plugin runs it
+        # as the plugin runs it, the registry process running as it must
+        running = self.registry_process(self.path('a', 'ca.crt'))
         code, output = run_plugin(plugin_text(
-            'registry', urls=url, ca=self.path('a', 'ca.crt')), 'getca.py')
+            'registry', urls=url, ca=self.path('a', 'ca.crt'), **running),
+            'getca.py')
         self.assertEqual(code, 0, output)
         code, output = run_plugin(plugin_text(
             'registry', urls='%s %s' % (url, nobody),
-            ca=self.path('a', 'ca.crt')), 'getca.py')
+            ca=self.path('a', 'ca.crt'), **running), 'getca.py')
         self.assertNotEqual(code, 0, output)
         self.assertIn(nobody + 'getCa failed', output)
+
+    def registry_process(self, *files):
+        """A process standing for re6st-registry, started after `files`:
+        the pidfile and files options of the registry promise."""
+        p = self.partition()
+        self.start(p, 're6st-registry')
+        return {'pidfile': p.path('var/run/re6st-registry.pid'),
+                'files': ' '.join(files)}
+
+    def test_the_registry_runs_with_its_current_configuration(self):
+        config = self.path('re6st-registry.conf')
+        files.write(config, 'port 9200\n')
+        running = self.registry_process(config)
+        self.assertTrue(runs_current(running['pidfile'], [config])[0])
+        # changed since: not taken yet (or failing to start with it)
+        later = time.time() + 5
+        os.utime(config, (later, later))
+        ok, message = runs_current(running['pidfile'], [config])
+        self.assertFalse(ok)
+        self.assertIn('re6st-registry runs with an older %s' % config,
+                      message)
+        # not running at all
+        process.write_pidfile(running['pidfile'], 2 ** 22 + 1, ['x'])
+        ok, message = runs_current(running['pidfile'], [config])
+        self.assertFalse(ok)
+        self.assertIn('re6st-registry is not running', message)
 
 
 class TestBackupCheck(PartitionTestCase):

@@ -2,15 +2,19 @@
 the registry-config recipe): every parameter rendered and read back by
 re6st-registry's own parser, files written only when changed."""
 import os
+import socket
 import stat
+import subprocess
 
 import zc.buildout
 
-from slapos_re6st.lib import registry_config
+from slapos_re6st.lib import ca, registry_config
+from slapos_re6st.lib.wait import wait_for
 from slapos_re6st.recipe import registry as registry_recipe
 from support.mmdb import country_mmdb
 from support.parameters import NETWORK, PARSED, parsed_values
 from support.profile import InstanceRecipes
+from support.re6st import REGISTRY_SERVICE, free_port
 from support.tempdir import TempDir
 
 PASSWORD = 'pa ss"w\'ord#$1-%(x)s-${y}'
@@ -141,7 +145,9 @@ class TestRendering(InstanceRecipes):
 class TestRegistryConfig(TempDir):
 
     def options(self, **kw):
-        options = {k: 'v' for _, k in registry_config.OPTIONS}
+        options = {k: self.path(k) for _, k in registry_config.OPTIONS}
+        options.update({'port': '9200', 'ipv4': '10.0.0.1',
+                        'prefix-length': '16'})
         options.update(output=self.path('registry.conf'), **kw)
         return options
 
@@ -173,3 +179,73 @@ class TestRegistryConfig(TempDir):
         with self.assertRaises(zc.buildout.UserError) as e:
             registry_recipe.Recipe(None, 'r', options)
         self.assertIn('dh', str(e.exception))
+
+
+class TestEdgeValues(InstanceRecipes):
+    """Every value validation accepts, re6st-registry starts with: the
+    real one, run as the release runs it, on each edge value."""
+
+    PASSWORDS = ('p-ss', 'a@b', 'with space', '"quoted"', "it's", '#hash',
+                 '$HOME', '%(x)s', 'caf\u00e9', 'semi;colon', 'back\\slash',
+                 'x' * 200)
+
+    def test_re6st_registry_starts_with_each(self):
+        ca.ensure_ca(self.path('ca.key'), self.path('ca.crt'),
+                     self.path('dh.pem'), 2048, '2001:db8:42::/48')
+        for password in self.PASSWORDS:
+            for user in 'registry', 'u-@#':
+                request = {'mailhost': 'smtp.example.com:2525',
+                           'smtp-user': user, 'smtp-password': password}
+                port = free_port()
+                _, _, config = self.run_recipes(request, '127.0.0.1', port)
+                parsed = self.parsed(config)
+                self.assertEqual((parsed.smtp_user, parsed.smtp_pwd),
+                                 (user, password))
+                registry = subprocess.Popen(
+                    REGISTRY_SERVICE + ['@' + config['output']],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                try:
+                    self.assertTrue(wait_for(lambda: listening(port) or
+                                             registry.poll() is not None,
+                                             30, 0.05))
+                    self.assertIsNone(registry.poll(), password)
+                finally:
+                    registry.terminate()
+                    registry.wait()
+
+    def test_what_the_configuration_syntax_would_misread_is_refused(self):
+        for name in 'smtp-user', 'smtp-password':
+            for value in '-v', '@/etc/passwd':
+                request = {'mailhost': 'smtp.example.com',
+                           'smtp-user': 'u', 'smtp-password': 'p'}
+                request[name] = value
+                with self.assertRaises(zc.buildout.UserError) as e:
+                    self.run_recipes(request)
+                self.assertIn(repr(name), str(e.exception))
+                if name == 'smtp-password':
+                    self.assertNotIn(value, str(e.exception))
+                self.assertFalse(os.path.exists(self.path('etc',
+                                 're6st-registry.conf')))
+
+    def test_the_recipe_refuses_what_re6st_registry_refuses(self):
+        """The last safety net: the configuration parsed by re6st-registry's
+        own parser before anything is written."""
+        slap_options = self.slap_options({})
+        params = self.parameters_options(slap_options)
+        params['min-protocol'] = '99'  # past what validation allows
+        config = {k: self.path(k) for _, k in registry_config.OPTIONS}
+        config.update({'output': self.path('etc', 'x.conf'), 'port': '9200',
+                       'ipv4': '10.0.0.1', 'prefix-length': '16',
+                       'min-protocol': params['min-protocol']})
+        with self.assertRaises(zc.buildout.UserError) as e:
+            registry_recipe.Recipe(None, 'registry-config', config)
+        self.assertIn('min-protocol', str(e.exception))
+        self.assertFalse(os.path.exists(config['output']))
+
+
+def listening(port):
+    try:
+        socket.create_connection(('127.0.0.1', port), 1).close()
+        return True
+    except OSError:
+        return False

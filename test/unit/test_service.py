@@ -1,10 +1,12 @@
 """re6st-service, the launcher of every service, with real processes."""
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
 
+from slapos_re6st.lib import process
 from slapos_re6st.lib.wait import wait_for
 from slapos_re6st.service.launcher import Launcher
 from support.tempdir import TempDir
@@ -24,8 +26,7 @@ class TestLauncher(TempDir):
                         check_period=0.05, restart_delay=0.05)
 
     def child_pid(self):
-        with open(self.pidfile) as f:
-            return int(f.read())
+        return process.read_pidfile(self.pidfile)[0]
 
     def wait(self, what, check, timeout=10):
         self.assertTrue(wait_for(check, timeout, 0.02), what)
@@ -82,3 +83,73 @@ class TestLauncher(TempDir):
         thread.start()
         self.assertEqual(launcher.run(max_checks=400), 'stop')
         thread.join()
+
+
+class TestSupervision(TempDir):
+    """Whatever is killed, no command outlives what supervises it, and a
+    new launcher stops what a killed one left."""
+
+    def setUp(self):
+        super().setUp()
+        self.pidfile = self.path('service.pid')
+        self.wrapper = self.path('wrapper')
+        with open(self.wrapper, 'w') as f:
+            f.write('')
+        self.command = [sys.executable, '-c', 'import time; time.sleep(60)',
+                        'a-service']
+
+    def launcher_args(self):
+        return [sys.executable, '-c', 'import sys; sys.path[0:0] = %r;'
+                ' from slapos_re6st.cli.service import main; sys.exit(main())'
+                % sys.path, '--wrapper', self.wrapper, '--pidfile',
+                self.pidfile, '--'] + self.command
+
+    def child(self, previous=None):
+        """The PID of the command, once started (and not `previous`)."""
+        def started():
+            pid, _ = process.read_pidfile(self.pidfile)
+            return pid != previous and process.runs(pid, self.command) \
+                and pid
+        return wait_for(started, 10, 0.02)
+
+    def start(self, args):
+        started = subprocess.Popen(args)
+        self.addCleanup(lambda: (started.kill(), started.wait()))
+        return started
+
+    def gone(self, pid):
+        return wait_for(lambda: not process.runs(pid, self.command), 10,
+                        0.02)
+
+    def test_the_command_dies_with_a_killed_launcher(self):
+        launcher = self.start(self.launcher_args())
+        child = self.child()
+        self.assertTrue(child)
+        launcher.kill()
+        self.assertTrue(self.gone(child), 'the command outlived its launcher')
+
+    def test_both_die_with_a_killed_supervisord(self):
+        supervisor = self.start([
+            sys.executable, '-c', 'import subprocess, sys, time;'
+            ' subprocess.Popen(sys.argv[1:]); time.sleep(60)'
+        ] + self.launcher_args())
+        child = self.child()
+        self.assertTrue(child)
+        supervisor.kill()
+        self.assertTrue(self.gone(child), 'the command outlived supervisord')
+
+    def test_a_new_launcher_stops_what_a_killed_one_left(self):
+        # a command left running (its launcher killed before the kernel
+        # could tell it, or from before this release)
+        left = self.start(self.command)
+        process.write_pidfile(self.pidfile, left.pid)
+        self.start(self.launcher_args())
+        child = self.child(previous=left.pid)
+        self.assertTrue(child)
+        self.assertEqual(left.wait(10), -signal.SIGTERM)
+        # another program with that PID file is left alone
+        other = self.start([sys.executable, '-c',
+                            'import time; time.sleep(60)'])
+        process.write_pidfile(self.pidfile, other.pid)
+        self.assertIsNone(process.stop_stale(self.pidfile, self.command))
+        self.assertIsNone(other.poll())

@@ -33,6 +33,9 @@ class TestManager(TempDir):
                               Store(self.path('db')),
                               SCHEMA, now=lambda: self.now)
 
+    def store_unregister(self, reference):
+        self.manager.store.update(reference, registered=0)
+
     def step(self, *references, invalid=None, **requests):
         valid = {ref: {} for ref in references}
         valid.update(requests)
@@ -105,6 +108,40 @@ class TestManager(TempDir):
             self.step('a', 'b')
         self.assertIn('ipv6', self.master.published['b'])
         self.assertNotIn('ipv6', self.master.published['a'])
+
+    def test_a_token_the_registry_refuses_delays_no_other(self):
+        self.step('a')
+        token = self.master.published['a']['token']
+        self.registry.refused.add(token)
+        self.registry.tokens.clear()
+        self.manager = self.new_manager()  # a's token registered again...
+        self.store_unregister('a')
+        self.step('a', 'b', 'c')  # ... refused: b and c registered anyway
+        self.assertIn('not registered', self.master.published['a']['status'])
+        for reference in 'b', 'c':
+            self.assertEqual(self.master.published[reference]['status'],
+                             tokens.READY)
+        self.registry.refused.clear()
+        self.step('a', 'b', 'c')
+        self.assertEqual(self.master.published['a']['status'], tokens.READY)
+
+    def test_a_reference_longer_than_a_request_line_registers(self):
+        reference = 'x' * (FakeRegistry.REQUEST_LINE + 1)
+        self.step(reference, 'short')
+        published = self.master.published[reference]
+        self.assertEqual(published['status'], tokens.READY)
+        email = self.registry.tokens[published['token']]
+        self.assertEqual(email, tokens.registry_email(reference))
+        self.assertLess(len(email), 64)
+        self.assertEqual(self.registry.tokens[
+            self.master.published['short']['token']], 'short')
+        # used, then dropped: found and revoked by the same name
+        self.registry.use(published['token'], '9/16')
+        self.now += tokens.USE_CHECK_PERIOD + 1
+        self.step(reference, 'short')
+        self.assertIn('ipv6', self.master.published[reference])
+        self.step('short')
+        self.assertEqual(self.registry.revoked, ['9/16'])
 
     def test_consumed_token_without_node_is_added_again(self):
         self.step('a')
@@ -179,11 +216,19 @@ class TestRequests(TempDir):
             {'reference': 'unknown', 'parameters': {'_': json.dumps(
                 {'colour': 'blue'})}},
             {'reference': 'not-json', 'parameters': {'_': '{'}},
+            {'reference': 'two-lines', 'parameters': {'_': json.dumps(
+                {'email': 'owner@example.com\nBcc: x@example.com'})}},
+            {'reference': 'long-text', 'parameters': {'_': json.dumps(
+                {'description': 'lab node\nsecond floor'})}},
         ])
         self.assertEqual(valid, {'ok': {'email': 'owner@example.com',
                                         'description': 'lab node'},
-                                 'empty': {}})
-        self.assertEqual(sorted(invalid), ['bad-email', 'not-json', 'unknown'])
+                                 'empty': {},
+                                 'long-text': {'description':
+                                               'lab node\nsecond floor'}})
+        self.assertEqual(sorted(invalid), ['bad-email', 'not-json',
+                                           'two-lines', 'unknown'])
+        self.assertIn('one line', invalid['two-lines'])
         self.assertIn("'email'", invalid['bad-email'])
         self.assertIn("'colour'", invalid['unknown'])
         self.assertTrue(re.search('email', invalid['unknown']))

@@ -214,6 +214,16 @@ class TestValidation(TempDir):
         # spaces around a password are the password's
         self.assertValid(**{'mailhost': 'smtp.example.com', 'smtp-user': 'u',
                             'smtp-password': ' ' + PASSWORD + ' '})
+        # re6st-registry's configuration syntax: - is an option, @ a file
+        for value in '-' + PASSWORD, '@' + PASSWORD:
+            found = self.assertProblem(
+                {'mailhost': 'smtp.example.com', 'smtp-user': 'u',
+                 'smtp-password': value}, "'smtp-password' is (not shown)",
+                "must not start with %s" % value[0])
+            self.assertNotIn(PASSWORD, found[0])
+        self.assertProblem({'mailhost': 'smtp.example.com',
+                            'smtp-user': '-u', 'smtp-password': 'p'},
+                           "'smtp-user' is \"-u\"", 'an option')
 
     def test_smtp_starttls_is_a_boolean(self):
         self.assertProblem({'mailhost': 'smtp.example.com',
@@ -331,6 +341,13 @@ class TestValidation(TempDir):
         self.assertValid(**{'geoip2-mmdb': self.mmdb()})
         self.assertValid(**{'geoip2-mmdb': self.mmdb(
             'DBIP-Country-Lite' + 'x' * 30)})  # a longer type name
+        # what only looks like one (its metadata marker): geoip2, as
+        # re6st-registry opens it at start, refuses it
+        damaged = self.path('damaged.mmdb')
+        with open(damaged, 'wb') as f:
+            f.write(b'\0' * 64 + b'\xab\xcd\xefMaxMind.com' + b'\xff' * 32)
+        self.assertProblem({'geoip2-mmdb': damaged}, "'geoip2-mmdb'",
+                           'no MaxMind DB file')
         self.assertProblem({'geoip2-mmdb': 'country.mmdb'}, "'geoip2-mmdb'",
                            'absolute path')
         self.assertProblem({'geoip2-mmdb': self.path('none.mmdb')},

@@ -1,0 +1,119 @@
+"""The public side of the registry: HAProxy's configuration.
+
+Why HAProxy and not socat: socat holds one process and one registry
+thread per connection and times nothing out but silence, so 64 idle
+connections (or a few slow ones, one byte every few seconds) took it
+down, and it passes any request, of any size, to the registry.  HAProxy
+(Debian's package, run unprivileged in the foreground) answers the
+public instead of the registry:
+
+- the whole request head within 5 s, or the connection is closed
+  (slowloris), and idle connections are closed;
+- request heads of at most 16 KB, 32 headers, 4 KB of URL;
+- GET of the public RPCs only, each with the query parameters it takes;
+- per client (an IPv4 address or an IPv6 /64) and per network (IPv4 /24,
+  IPv6 /48): concurrent connections and connection rates bounded, and
+  clients whose requests made the registry fail (500: a traceback in its
+  log) refused for a while;
+- at most MAX_BACKEND requests at once reach the registry (the rest wait
+  in HAProxy, getCa first), always from `source`, an address the
+  registry does not trust, without any client's X-Forwarded-For: no
+  private RPC is ever allowed through it;
+- HAProxy itself logs nothing.
+"""
+import ipaddress
+
+# The registry's public RPCs (re6st.registry: @rpc, not @rpc_private), and
+# the query each takes: a regular expression for HAProxy.
+CN = '^cn=[01]{1,128}$'
+PUBLIC_RPCS = {
+    'getCa': '',
+    'requestCertificate':
+        '^(token|req|location|ip)=[^&]*(&(token|req|location|ip)=[^&]*)*$',
+    'requestToken': '^email=[^&]*$',
+    'hello': '^(client_prefix=[01]{1,128}|protocol=[0-9]{1,3})'
+             '(&(client_prefix=[01]{1,128}|protocol=[0-9]{1,3}))*$',
+    'renewCertificate': CN,
+    'getDh': CN,
+    'getNetworkConfig': CN,
+    'getBootstrapPeer': CN,
+    'getCountry': '^(cn=[01]{1,128}|address=[^&]{1,64})'
+                  '&(cn=[01]{1,128}|address=[^&]{1,64})$',
+}
+MAX_BACKEND = 8
+TEMPLATE = '''\
+# Written by slapos_re6st:forward-config; do not edit.
+# The public side of the registry (slapos_re6st/lib/forward.py).
+global
+    tune.bufsize 16384
+    tune.http.maxhdr 32
+
+defaults
+    mode http
+    timeout http-request 5s
+    timeout http-keep-alive 2s
+    timeout client 15s
+    timeout connect 5s
+    # getBootstrapPeer may hold the registry's lock for seconds
+    timeout server 30s
+    timeout queue 10s
+    option http-server-close
+
+frontend re6st-public
+%(binds)s
+    maxconn 2000
+    stick-table type ipv6 size 200k expire 120s store conn_cur,conn_rate(10s),http_req_rate(10s),gpc0,gpc0_rate(60s)
+    tcp-request connection track-sc0 src,ipmask(32,64)
+    tcp-request connection track-sc1 src,ipmask(24,48) table per-network
+    tcp-request connection reject if { sc0_conn_cur gt 16 }
+    tcp-request connection reject if { sc0_conn_rate gt 100 }
+    tcp-request connection reject if { sc1_conn_cur gt 64 }
+    tcp-request connection reject if { sc1_conn_rate gt 400 }
+    http-request deny deny_status 405 unless { method GET }
+    http-request deny deny_status 404 unless { path %(paths)s }
+    http-request deny deny_status 400 if { url_len gt 4096 }
+%(queries)s
+    http-request deny deny_status 429 if { sc_http_req_rate(0) gt 200 }
+    http-request deny deny_status 429 if { sc_gpc0_rate(0) gt 5 }
+    http-request deny deny_status 429 if { sc_gpc0_rate(1) gt 30 }
+    http-response sc-inc-gpc0(0) if { status 500 }
+    http-response sc-inc-gpc0(1) if { status 500 }
+    http-request del-header X-Forwarded-For
+    http-request del-header Forwarded
+    http-request set-priority-class int(-10) if { path /getCa }
+    default_backend registry
+
+backend per-network
+    stick-table type ipv6 size 100k expire 120s store conn_cur,conn_rate(10s),gpc0,gpc0_rate(60s)
+
+backend registry
+    server registry %(registry)s source %(source)s maxconn %(max_backend)s
+'''
+
+
+def bind_line(address, port):
+    """HAProxy's bind line for `address` (IPv4 or IPv6) and `port`."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6:
+        return '    bind [%s]:%s v6only' % (ip, port)
+    return '    bind %s:%s' % (ip, port)
+
+
+def render(listen, port, registry, source):
+    """The configuration: listening on each address of `listen` at
+    `port`, forwarding to `registry` ("IPv4:port") from `source`."""
+    queries = []
+    for rpc, query in sorted(PUBLIC_RPCS.items()):
+        if query:
+            queries.append(
+                '    http-request deny deny_status 400 if { path /%s }'
+                ' !{ query -m reg %s }' % (rpc, query))
+        else:
+            queries.append(
+                '    http-request deny deny_status 400 if { path /%s }'
+                ' { query -m len gt 0 }' % rpc)
+    return TEMPLATE % {
+        'binds': '\n'.join(bind_line(address, port) for address in listen),
+        'paths': ' '.join('/' + rpc for rpc in sorted(PUBLIC_RPCS)),
+        'queries': '\n'.join(queries),
+        'registry': registry, 'source': source, 'max_backend': MAX_BACKEND}

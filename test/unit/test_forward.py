@@ -1,0 +1,94 @@
+"""The public side (lib.forward: HAProxy's configuration) with the real
+HAProxy in front of the real re6st-registry, on loopback: what passes,
+what is refused, what is cut."""
+import http.client
+import os
+import shutil
+import socket
+import subprocess
+import time
+import unittest
+
+from slapos_re6st.lib import files, forward
+from slapos_re6st.lib.wait import wait_for
+from support.re6st import RunningRegistry, free_port
+from support.tempdir import TempDir
+
+PRIVATE_RPCS = ('isToken', 'deleteToken', 'addToken', 'revoke',
+                'getNodePrefix', 'getIPv6Address', 'versions', 'topology')
+HAPROXY = shutil.which('haproxy', path=os.pathsep.join(
+    [os.environ.get('PATH', ''), '/usr/local/sbin', '/usr/sbin']))
+
+
+@unittest.skipUnless(HAPROXY, 'haproxy is not installed'
+                     ' (apt-get install haproxy)')
+class TestForward(TempDir):
+
+    def setUp(self):
+        super().setUp()
+        self.registry = RunningRegistry(self.path('registry'))
+        self.addCleanup(self.registry.stop)
+        self.port = free_port('::1', '127.0.0.1')
+        config = self.path('forward.cfg')
+        files.write(config, forward.render(
+            ['::1', '127.0.0.1'], self.port,
+            '127.0.0.1:%s' % self.registry.port, '127.0.0.2'))
+        self.haproxy = subprocess.Popen([HAPROXY, '-f', config, '-db'],
+                                        stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: (self.haproxy.terminate(),
+                                 self.haproxy.wait()))
+        self.url = 'http://[::1]:%s/' % self.port
+        self.assertTrue(wait_for(lambda: self.status('/getCa') == 200, 10,
+                                 0.05))
+
+    def connection(self, host='::1'):
+        return http.client.HTTPConnection(host, self.port, timeout=10)
+
+    def status(self, path, headers=None, method='GET', host='::1'):
+        connection = self.connection(host)
+        try:
+            connection.request(method, path, headers=headers or {})
+            return connection.getresponse().status
+        except OSError:
+            return None
+        finally:
+            connection.close()
+
+    def test_the_config_is_valid(self):
+        result = subprocess.run(
+            [HAPROXY, '-c', '-f', self.path('forward.cfg')],
+            capture_output=True, text=True)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_public_rpcs_pass_on_both_addresses(self):
+        self.assertEqual(self.status('/getCa', host='127.0.0.1'), 200)
+        directory = self.registry.join('throughforward', self.url,
+                                       add_token=True)
+        self.assertTrue(os.path.exists(os.path.join(directory, 'cert.crt')))
+
+    def test_private_rpcs_and_everything_else_refused(self):
+        for rpc in PRIVATE_RPCS:
+            for headers in {}, {'X-Forwarded-For': '127.0.0.1'}, \
+                    {'X-Forwarded-For': '::1'}:
+                self.assertIn(self.status('/%s?token=x' % rpc, headers),
+                              (403, 404), (rpc, headers))
+        self.assertEqual(self.status('/getCa', method='POST'), 405)
+        self.assertEqual(self.status('/getCa?x=1'), 400)
+        self.assertEqual(self.status('/requestCertificate?evil=1'), 400)
+        self.assertEqual(self.status('/' + 'x' * 5000), 404)
+        big = {'X-Big-%d' % i: 'x' * 1000 for i in range(20)}
+        self.assertIn(self.status('/getCa', big), (400, 431))
+
+    def test_a_slow_or_idle_client_is_cut(self):
+        slow = socket.create_connection(('::1', self.port))
+        idle = socket.create_connection(('::1', self.port))
+        self.addCleanup(slow.close)
+        self.addCleanup(idle.close)
+        slow.sendall(b'GET /getCa HTTP/1.1\r\n')
+        start = time.monotonic()
+        for s in slow, idle:
+            s.settimeout(15)
+            answer = s.recv(4096)  # HAProxy's 408, then the close
+            self.assertIn(answer[:12], (b'', b'HTTP/1.1 408'))
+        self.assertLess(time.monotonic() - start, 12)
