@@ -27,6 +27,7 @@ setup(
             'registry-config = slapos_re6st.recipe.registry:Recipe',
             'token-manager = slapos_re6st.recipe.tokens:Recipe',
             'forward-config = slapos_re6st.recipe.forward:Recipe',
+            'host-node = slapos_re6st.recipe.host_node:Recipe',
             'backup = slapos_re6st.recipe.backup:Recipe',
             'compact-installed = slapos_re6st.recipe.installed:Recipe',
         ],

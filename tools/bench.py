@@ -28,6 +28,9 @@ SOFTWARE = embedded.SOFTWARE
 REGISTRY = 'bench-registry'
 # The bench's own embedded SlapOS: another proxy port than `make run`'s.
 PROXY_PORT = 19390
+# the bench registry's public side, also on IPv4 (the attack comes from
+# many addresses of 127.0.0.0/8)
+FORWARD_PORT = 19201
 TIMEOUT = 600
 
 
@@ -522,6 +525,46 @@ class Bench:
         self.record('registry peak RSS with %s nodes' % count, 'MB',
                     [int(status['VmHWM'].split()[0]) / 1024], how)
 
+    def abuse_figure(self, seconds):
+        """The public side attacked for `seconds` (tools.attack: 200 idle
+        and 200 slow connections, 300 malformed requests a second, 60
+        connections of huge request heads, from 64 addresses of
+        127.10.0.0/16) through the IPv4 forward, a probe asking getCa every
+        0.2 s from 127.0.0.100: the share of answers within 1 s, the
+        registry's peak memory and its logs' growth."""
+        from tools import attack
+        url = 'http://127.0.0.1:%s/' % FORWARD_PORT
+        partition = self.partition_path()
+
+        def logs():
+            paths = [os.path.join(partition, 'var', 'log',
+                                  're6st-registry.log')]
+            paths += [os.path.join(partition, name)
+                      for name in os.listdir(partition)
+                      if name.startswith('.') and name.endswith('.log')]
+            return sum(os.path.getsize(p) for p in paths
+                       if os.path.exists(p))
+        before = logs()
+        result = attack.run(url, duration=seconds, idle=200, slow=200,
+                            flood=300, big=60, sources=64)
+        pid, _ = read_pidfile(os.path.join(partition, 'var', 'run',
+                                           're6st-registry.pid'))
+        with open('/proc/%s/status' % pid) as f:
+            status = dict(line.split(':', 1) for line in f)
+        latencies = result['getca']
+        how = ('tools.attack for %s s: %s getCa probes, %s malformed'
+               ' requests sent' % (seconds, len(latencies),
+                                   result['malformed']))
+        self.record('getCa within 1 s during the attack', '%',
+                    [100 * len([x for x in latencies if x is not None
+                                and x <= 1]) / len(latencies)], how,
+                    target=95, higher_is_better=True)
+        self.record('registry peak memory during the attack', 'MB',
+                    [int(status['VmHWM'].split()[0]) / 1024], how,
+                    target=200)
+        self.record('registry logs grown during the attack', 'MB',
+                    [(logs() - before) / (1 << 20)], how, target=5)
+
     def stop(self):
         try:
             self.slap.stop()
@@ -558,8 +601,8 @@ def main():
                         ' figure')
     parser.add_argument('--runs', type=int, default=3,
                         help='runs of the quick figures')
-    parser.add_argument('--only', default='ca,supply,usable,noop,rss,tokens,'
-                        'backup,certificates',
+    parser.add_argument('--only', default='ca,supply,usable,noop,abuse,rss,'
+                        'tokens,backup,certificates',
                         help='figures to measure, comma separated')
     args = parser.parse_args()
     only = args.only.split(',')
@@ -580,7 +623,11 @@ def main():
             log('Request -> usable...')
             bench.usable_figures((2048, 4096), args.runs)
         log('Deploying the bench registry...')
-        bench.deploy()
+        bench.deploy({'forward-ipv4': '127.0.0.1',
+                      'forward-port': FORWARD_PORT})
+        if 'abuse' in only:
+            log('The public side under attack...')
+            bench.abuse_figure(60)
         if 'noop' in only:
             bench.noop_figure(args.runs + 4)
         if 'rss' in only:

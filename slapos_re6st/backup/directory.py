@@ -19,6 +19,10 @@ TOKENS_DB = 'tokens.db'
 CA_KEY = 'ca.key'
 CA_CERT = 'ca.crt'
 DH = 'dh.pem'
+# the registry's own node: its key and certificate (the registry's main
+# node is the owner of its first certificate: lost, it is lost for good)
+HOST_NODE_KEY = 'host-node.key'
+HOST_NODE_CERT = 'host-node.crt'
 MANIFEST = 'manifest.json'
 # Names inside the backup directory.
 STATUS = 'status.json'
@@ -48,6 +52,15 @@ def ca_files(config):
     return [(CA_KEY, config['ca-key'], 0o600),
             (CA_CERT, config['ca-cert'], 0o644),
             (DH, config['dh'], 0o644)]
+
+
+def host_node_files(config):
+    """The same for the host node's key and certificate, when the
+    configuration names them (they may not exist: before the registry's
+    first start, or in a backup made before the release had them)."""
+    return [(member, config[key], mode) for member, key, mode in (
+        (HOST_NODE_KEY, 'host-node-key', 0o600),
+        (HOST_NODE_CERT, 'host-node-cert', 0o644)) if config.get(key)]
 
 
 def databases(config):

@@ -26,7 +26,8 @@ from ..lib.process import process_of
 from ..lib.wait import wait_for
 from .directory import (
     BEFORE_RESTORE, CA_CERT, CA_KEY, DH, MANIFEST, REGISTRY_DB, TOKENS_DB,
-    BackupError, Lock, ca_files, databases, load_config, new_name)
+    BackupError, Lock, ca_files, databases, host_node_files, load_config,
+    new_name)
 from .snapshot import snapshot
 
 CONFIG = os.path.join('etc', 're6st-backup.json')
@@ -186,7 +187,9 @@ def restore(backup_path, partition, force=False,
                 ' copying, move it out of the partition and run re6st-restore'
                 ' again.' % str(e).rstrip())
         try:
-            for member, path, mode in ca_files(config):
+            for member, path, mode in ca_files(config) + [
+                    f for f in host_node_files(config)
+                    if f[0] in manifest['files']]:
                 os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
                 files.write(path, files.read(
                     os.path.join(backup_path, member), binary=True), mode)

@@ -13,7 +13,8 @@ from ..lib import ca, files
 from . import push
 from .directory import (
     CA_CERT, MANIFEST, PARTIAL, REMOVING, BackupError, Lock, backup_names,
-    ca_files, databases, new_name, read_status, remove_leftovers, utc,
+    ca_files, databases, host_node_files, new_name, read_status,
+    remove_leftovers, utc,
     write_json, write_status)
 
 log = logging.getLogger('re6st-backup')
@@ -79,6 +80,11 @@ def snapshot(config, directory, name, missing_ok=False):
                         exclusive=True)
             if member == CA_CERT:
                 manifest.update(ca.summary(ca.load_certificate(path)))
+        for member, path, mode in host_node_files(config):
+            data = files.read(path, binary=True)
+            if data is not None:
+                files.write(os.path.join(partial, member), data, mode,
+                            exclusive=True)
         for member, path in databases(config):
             if missing_ok and not os.path.exists(path):
                 continue

@@ -108,6 +108,13 @@ def pem(certificate):
     return certificate.public_bytes(serialization.Encoding.PEM)
 
 
+def private_pem(key):
+    """A private key in PEM, unencrypted (its file is 0600)."""
+    return key.private_bytes(serialization.Encoding.PEM,
+                             serialization.PrivateFormat.TraditionalOpenSSL,
+                             serialization.NoEncryption())
+
+
 def summary(certificate):
     """{ca-fingerprint, ipv6-prefix, not-after} of a CA certificate."""
     return {'ca-fingerprint': fingerprint(certificate),
@@ -150,10 +157,7 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
                 " move the certificate away to create a new network."
                 % (cert_path, key_path))
         key = make_key(key_size)
-        files.write(key_path, key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption()), 0o600, exclusive=True)
+        files.write(key_path, private_pem(key), 0o600, exclusive=True)
     if os.path.exists(cert_path):
         cert = load_certificate(cert_path)
         current = serial_prefix(cert.serial_number)

@@ -35,11 +35,11 @@ def read_pidfile(path):
 
 
 def runs(pid, argv):
-    """Whether process `pid` is this user's and runs `argv` (the last of
-    its arguments: a script is run by the interpreter its first line
-    names)."""
+    """Whether process `pid` is this user's and runs `argv`: its arguments
+    are those, or those after an interpreter (a script is run by the
+    interpreter its first line names)."""
     cmdline = command_line(pid)
-    return bool(cmdline and argv) and cmdline[-len(argv):] == list(argv)
+    return bool(cmdline and argv) and list(argv) in (cmdline, cmdline[1:])
 
 
 def process_of(pidfile):

@@ -42,11 +42,14 @@ ALLOWED = {
     'same-country': 'a list of distinct ISO 3166 alpha-2 country codes in'
                     ' upper case, like ["FR", "DE"]',
     'geoip2-mmdb': 'empty or the absolute path of a .mmdb file, on one line',
+    'host-node-run': 'an absolute path, like /var/run/re6stnet',
+    'host-node-ip': 'a list of distinct IPv4 or IPv6 addresses',
 }
 # The same, for an item of an array.
 ALLOWED_ITEM = {
     'same-country': 'an ISO 3166 alpha-2 country code in upper case, like'
                     ' "FR"',
+    'host-node-ip': 'an IPv4 or IPv6 address',
 }
 # Continent codes of GeoIP2 databases, as re6st's communities name them
 # (with a leading @).
@@ -441,6 +444,11 @@ def problems(parameters, schema, registry_port):
                          " registry can only locate nodes with a GeoIP2"
                          " database: set 'geoip2-mmdb' too, or keep only the"
                          " default line (*)." % ', '.join(located))
+    run = values['host-node-run']
+    if os.path.normpath(run) != run:
+        found.append("'host-node-run' is %s but must be a normalised"
+                     ' absolute path, like %s.'
+                     % (_describe(run), _describe(os.path.normpath(run))))
     found += _repository_problems(values['backup-repository'])
     return found
 

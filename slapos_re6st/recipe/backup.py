@@ -26,7 +26,8 @@ class Recipe:
     itself is read from secrets-file and goes into repository-file, mode
     0600, never into an option), repository-dir (the partition's git
     repository), ssh-key (the partition's ssh key, created once; sets
-    ssh-public-key), known-hosts."""
+    ssh-public-key), known-hosts.  Optional: host-node-key,
+    host-node-cert (the registry's own node's, backed up too)."""
 
     PATHS = ('directory', 'registry-db', 'tokens-db', 'ca-key', 'ca-cert',
              'dh', 'ipv6-prefix', 'command', 'registry-log',
@@ -43,7 +44,7 @@ class Recipe:
             require(name, options, 'repository-file', 'repository-dir')
             self.url = secret(name, options, 'backup-repository')
         for key in ('repository-file', 'repository-dir', 'ssh-key',
-                    'known-hosts'):
+                    'known-hosts', 'host-node-key', 'host-node-cert'):
             if options.get(key):
                 config[key] = options[key]
         config['git'] = shutil.which('git') or ''

@@ -14,6 +14,10 @@ lacks against an outsider set from outside its code:
 - a connection idle for TIMEOUT seconds is closed, and request heads are
   bounded (MAXHEADERS lines of MAXLINE bytes), also on its own, private,
   address.
+
+And with --main-node DIR, before it first serves anyone: its first
+certificate, which makes its main node, is the host node's of DIR
+(lib.host_node.issue), never anybody else's.
 """
 import http.client
 import logging
@@ -25,6 +29,8 @@ TIMEOUT = 30
 MAXHEADERS = 32
 MAXLINE = 8192
 BURST = 20
+# what the registry records as the host node's owner
+MAIN_NODE_EMAIL = 'host-node'
 
 
 class RequestErrors(logging.Filter):
@@ -79,9 +85,24 @@ def harden():
     http.client._MAXLINE = MAXLINE
 
 
+def ensure_main_node(config_path, directory):
+    """The host node of `directory` made the main node of the registry of
+    the configuration `config_path`, if the registry has none yet."""
+    from ..lib import host_node, registry_config
+    config = registry_config.parse(config_path)
+    if host_node.main_node(config.db)[0] is None:
+        name = host_node.issue(config, directory, MAIN_NODE_EMAIL)
+        sys.stderr.write("re6st-registry-service: the host node (%s, %s)"
+                         " is the registry's main node\n" % (name, directory))
+
+
 def run(argv):
-    """re6st-registry with `argv` (like ['@etc/re6st-registry.conf'])."""
+    """re6st-registry with `argv` (like ['@etc/re6st-registry.conf']);
+    ['--main-node', DIR] first: see ensure_main_node."""
     from re6st.cli import registry as cli
     harden()
+    if argv[:1] == ['--main-node']:
+        directory, argv = argv[1], argv[2:]
+        ensure_main_node(argv[0][1:], directory)
     sys.argv[1:] = argv
     cli.main()

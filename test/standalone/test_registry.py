@@ -51,7 +51,9 @@ class TestDefault(RegistryTestCase):
             for headers in ({}, {'X-Forwarded-For': '127.0.0.1'},
                             {'X-Forwarded-For': '::1'}):
                 status, _ = get(url + method, headers)
-                self.assertEqual(status, 403, (method, headers))
+                # HAProxy serves the public RPCs only; the registry would
+                # refuse them anyway (the forward is an untrusted origin)
+                self.assertIn(status, (403, 404), (method, headers))
         # the administration side does allow them
         status, _ = get(self.published['re6stry-local-url']
                         + 'isToken?token=nosuchtoken')
@@ -219,7 +221,7 @@ class TestCustomNetwork(RegistryTestCase):
         url = 'http://127.0.0.1:19201/'
         self.assertEqual(get_ca(url), get_ca(self.published['re6stry-url']))
         for method in PRIVATE_RPCS:
-            self.assertEqual(get(url + method)[0], 403, method)
+            self.assertIn(get(url + method)[0], (403, 404), method)
 
     def test_node_gets_a_prefix_of_the_requested_length(self):
         self.add_token('joincustom')

@@ -81,8 +81,8 @@ class RunningRegistry:
     with a CA of its own in `directory` and the configuration this release
     renders (lib.registry_config) with `options`.  stop() it (cleanup)."""
 
-    def __init__(self, directory, prefix=PREFIX, **options):
-        os.makedirs(os.path.join(directory, 'run'))
+    def __init__(self, directory, prefix=PREFIX, main_node=None, **options):
+        os.makedirs(os.path.join(directory, 'run'), exist_ok=True)
         self.directory = directory
         self.cert = ca.ensure_ca(
             self.path('ca.key'), self.path('ca.crt'), self.path('dh.pem'),
@@ -100,7 +100,8 @@ class RunningRegistry:
         self.url = 'http://127.0.0.1:%s/' % self.port
         self.output = open(self.path('output.log'), 'ab')
         self.process = subprocess.Popen(
-            REGISTRY_SERVICE + ['@' + self.config],
+            REGISTRY_SERVICE + (['--main-node', main_node] if main_node
+                                else []) + ['@' + self.config],
             stdout=self.output, stderr=subprocess.STDOUT)
         if not wait_for(self.answers, 30, 0.1) or \
                 self.process.poll() is not None:
@@ -148,3 +149,12 @@ class RunningRegistry:
         """The node's prefix as the registry names it: 'number/length'."""
         return node_certificate(directory).subject.get_attributes_for_oid(
             x509.oid.NameOID.COMMON_NAME)[0].value
+
+
+def re6stnet_config(path):
+    """The options re6stnet makes of `re6stnet @path` (its own parser);
+    SystemExit if it refuses the file."""
+    from unittest import mock
+    from re6st.cli import node
+    with mock.patch('sys.argv', ['re6stnet', '@' + path]):
+        return node.getConfig()

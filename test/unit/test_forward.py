@@ -80,6 +80,17 @@ class TestForward(TempDir):
         big = {'X-Big-%d' % i: 'x' * 1000 for i in range(20)}
         self.assertIn(self.status('/getCa', big), (400, 431))
 
+    def test_the_registry_sees_an_untrusted_origin(self):
+        """HAProxy connects from 127.0.0.2, which the registry does not
+        trust, and never passes a client's X-Forwarded-For: private RPCs
+        would be refused even if HAProxy passed them."""
+        self.assertEqual(self.status('/getCa', {'X-Forwarded-For':
+                                                '127.0.0.1'}), 200)
+        self.registry.stop()
+        access = files.read(self.registry.path('output.log'))
+        self.assertIn('127.0.0.2 - - [', access)
+        self.assertNotIn('127.0.0.1 - - [', access)
+
     def test_a_slow_or_idle_client_is_cut(self):
         slow = socket.create_connection(('::1', self.port))
         idle = socket.create_connection(('::1', self.port))

@@ -26,7 +26,8 @@ class TestSchema(unittest.TestCase):
         self.assertEqual(values, {
             'ipv6-prefix': '2001:db8:42::/48', 'prefix-length': 16,
             'anonymous-prefix-length': 0, 'key-size': 2048,
-            'forward-ipv4': '', 'forward-port': 9201, 'mailhost': '',
+            'forward-ipv4': '', 'forward-port': 9201, 'host-node-ip': [],
+            'host-node-run': '/var/run/re6stnet', 'mailhost': '',
             'smtp-user': '', 'smtp-password': '', 'smtp-starttls': False,
             'ipv4-net': '', 'client-count': 10, 'max-clients': None,
             'tunnel-refresh': 300, 'hello': 15, 'min-protocol': 1,
@@ -374,6 +375,18 @@ class TestValidation(TempDir):
         with self.assertRaises(geoip2.errors.AddressNotFoundError):
             reader.country('192.0.2.1')
         self.assertEqual(reader.metadata().database_type, 'GeoLite2-Country')
+
+    def test_host_node(self):
+        values = self.assertValid(**{'host-node-ip': ['192.0.2.1',
+                                                      '2001:db8::1'],
+                                     'host-node-run': '/run/re6st'})
+        self.assertEqual(values['host-node-run'], '/run/re6st')
+        self.assertProblem({'host-node-ip': ['192.0.2.300']},
+                           "'host-node-ip' item 0", 'IPv4 or IPv6')
+        self.assertProblem({'host-node-ip': '192.0.2.1'}, 'JSON array')
+        self.assertProblem({'host-node-run': 'run'}, "'host-node-run'",
+                           'absolute path')
+        self.assertProblem({'host-node-run': '/run/../x'}, 'normalised')
 
     def test_verbose(self):
         for level in 0, 3:
