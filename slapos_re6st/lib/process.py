@@ -7,6 +7,7 @@ import ctypes
 import json
 import os
 import signal
+import time
 
 from . import files
 from .wait import wait_for
@@ -73,15 +74,34 @@ def die_with_parent(signum=signal.SIGTERM):
         return False
 
 
+# how long an empty command line is read again: a process that has just
+# been started shows one between the end of its parent's wait for the exec
+# (subprocess.Popen returns then) and the kernel's setting up of its
+# arguments
+EXEC_SETTLE = 0.5
+
+
 def command_line(pid):
     """The arguments of process `pid` if it runs as this user; None."""
+    deadline = time.monotonic() + EXEC_SETTLE
     try:
-        if os.stat('/proc/%s' % pid).st_uid != os.geteuid():
-            return None
-        with open('/proc/%s/cmdline' % pid, 'rb') as f:
-            return f.read().decode(errors='replace').split('\0')[:-1]
+        while True:
+            if os.stat('/proc/%s' % pid).st_uid != os.geteuid():
+                return None
+            with open('/proc/%s/cmdline' % pid, 'rb') as f:
+                args = f.read().decode(errors='replace').split('\0')[:-1]
+            # (a zombie's is empty for good)
+            if args or time.monotonic() > deadline or state(pid) == 'Z':
+                return args
+            time.sleep(0.005)
     except (FileNotFoundError, ProcessLookupError):
         return None
+
+
+def state(pid):
+    """The state letter of process `pid` (R, S, Z...)."""
+    with open('/proc/%s/stat' % pid) as f:
+        return f.read().rsplit(')', 1)[1].split()[0]
 
 
 def stop_stale(pidfile, command, timeout=30):

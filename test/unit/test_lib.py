@@ -8,6 +8,7 @@ import time
 
 from slapos_re6st.lib import files, process
 from slapos_re6st.lib.wait import wait_for
+from support import until
 from support.tempdir import TempDir
 
 
@@ -79,3 +80,24 @@ class TestProcess(TempDir):
         child.wait()
         self.assertIsNone(process.process_of(pidfile))  # stale
         self.assertIsNone(process.process_of(self.path('missing.pid')))
+
+    def test_a_process_just_started_is_seen_running(self):
+        """subprocess.Popen returns once the child has exec'd, a moment
+        before the kernel shows its arguments: a launcher writes its PID
+        file then, and a promise may read it at once."""
+        named = self.path('re6st-token-manager')
+        with open(named, 'w') as f:
+            f.write('import time\ntime.sleep(30)\n')
+        for _ in range(50):
+            child = subprocess.Popen([sys.executable, named])
+            try:
+                self.assertEqual(process.command_line(child.pid),
+                                 [sys.executable, named])
+            finally:
+                child.kill()
+                child.wait()
+        # a zombie's arguments are empty at once
+        child = subprocess.Popen(['true'])
+        until('exited', lambda: process.state(child.pid) == 'Z', 5, 0.01)
+        self.assertEqual(process.command_line(child.pid), [])
+        child.wait()
