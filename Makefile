@@ -12,6 +12,10 @@
 #   make drop-token NAME=<reference>   destroy it (token deleted, node revoked)
 #   make test                          the whole test suite
 #   make bench                         the benchmark (figures, never fails)
+#   make test-node                     (root) the release on a SlapOS node
+#                                      as SlapOS's node packages make one:
+#                                      Debian 11, Python 3.9, slapos.core
+#                                      1.22.1, zc.buildout 3.0.1
 #
 # As root, the system packages are installed and everything runs as the
 # user slapos-re6st (SlapOS refuses to run buildout as root).
@@ -38,12 +42,15 @@ export SLAPOS_TEST_IPV6 := ::1
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run stop test bench env token drop-token
+.PHONY: run stop test bench env token drop-token test-node
 
 ifeq ($(shell id -u),0)
 
 run stop test bench token drop-token:
 	@tools/as-user $(RUN_AS) $@
+
+test-node:
+	@tools/test-node $(RUN_AS)
 
 else
 
@@ -71,6 +78,9 @@ test: env
 	@mkdir -p $(WORK)/test
 	@cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs; \
 	status=$$?; cd .. && $(VENV)/bin/python -m tools.embedded stop --base $(WORK)/test --quiet; exit $$status
+
+test-node:
+	@echo "make test-node needs root (debootstrap, chroot, mounts): run it as root." >&2; exit 1
 
 # Same addresses as `make run` too: stopped first as well.
 bench: env

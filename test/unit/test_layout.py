@@ -11,13 +11,14 @@ from support import TEST, TOP
 from support.tempdir import TempDir
 
 # what the software build may use: what runs buildout has it
-BUILD_MAY_IMPORT = ('packaging',)
+BUILD_MAY_IMPORT = ('packaging', 'zc.buildout')
 # private attributes of other projects that the tests use, for want of a
 # public way: StandaloneSlapOS's switch to run every partition and its log
 # directory; zc.buildout's writer of .installed.cfg sections (what buildout
-# records, byte for byte)
+# records, byte for byte) and its record of where each option was read
+# from, which software.cfg reads (the tests give their stand-in one)
 FOREIGN_PRIVATE = {'_force_slapos_node_instance_all', '_log_directory',
-                   '_save_options'}
+                   '_save_options', '_annotated'}
 # an egg's or wheel's file name: a version, a Python, an architecture
 BUILT_NAME = re.compile(
     r'-\d+(\.\d+)+-(py|cp)\d|' + '|'.join(('x86' + '_64', 'aarch' + '64')))
