@@ -4,6 +4,12 @@ Every default is stated once, in the schema; every problem becomes one
 sentence naming the parameter, its value and what is allowed.  Nothing is
 created before the whole request is known to be valid.
 
+Parameters may come as strings (`slapos request --parameters NAME=VALUE`,
+and any request in plain XML, sends nothing else): before validation, a
+string given for a property whose declared type does not admit strings
+becomes the value it stands for (typed()), and the rest of the code only
+ever sees that value.
+
 Secret parameters (``"writeOnly": true`` in the schema: smtp-password,
 backup-repository) are validated like the others but their value is never
 shown in a sentence (see slap.hide_secrets).
@@ -57,6 +63,12 @@ CONTINENTS = ('AF', 'AN', 'AS', 'EU', 'NA', 'OC', 'SA')
 HOSTNAME = re.compile(
     r'(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
     r'(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$')
+# An integer as a string: JSON's syntax of one (decimal digits, no leading
+# zero, no + nor spaces).
+INTEGER_TEXT = re.compile('-?(0|[1-9][0-9]*)')
+# The strings that stand for a boolean (in any case) and for null.
+BOOLEAN_TEXT = {'true': True, 'false': False}
+NULL_TEXT = ('null', '')
 
 
 def load_schema(path):
@@ -82,11 +94,78 @@ def _shown(name, value, secret):
     return HIDDEN if secret else _describe(value)
 
 
-def _type_name(prop):
-    types = prop.get('type')
-    if isinstance(types, list):
-        return ' or '.join(types)
-    return types
+def _types(prop):
+    types = prop.get('type', [])
+    return types if isinstance(types, list) else [types]
+
+
+def _from_text(text, types):
+    """What the string `text` stands for among `types` (JSON Schema type
+    names); `text` itself when it stands for none of them, which the
+    validation then refuses for its type."""
+    if 'string' in types:
+        return text
+    if 'null' in types and text in NULL_TEXT:
+        return None
+    if 'integer' in types and INTEGER_TEXT.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # more digits than Python converts
+            pass
+    if 'boolean' in types and text.lower() in BOOLEAN_TEXT:
+        return BOOLEAN_TEXT[text.lower()]
+    if 'array' in types:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            pass
+        else:
+            if isinstance(value, list):
+                return value
+    return text
+
+
+def typed(parameters, schema):
+    """`parameters` with each string given for a property whose declared
+    type admits no string replaced by the value it stands for: an integer
+    in decimal digits ("16"), a boolean as "true" or "false" (in any case;
+    not 1, 0, yes nor no), an array as its JSON text ('["FR", "DE"]'), and,
+    where the type admits null, "null" or the empty string for null.  Any
+    other string is left as it is, for the validation to refuse."""
+    properties = schema.get('properties', {})
+    return {name: _from_text(value, _types(properties[name]))
+            if isinstance(value, str) and name in properties else value
+            for name, value in parameters.items()}
+
+
+def _integer_example(prop):
+    for value in prop.get('default'), prop.get('minimum'):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    return 1
+
+
+def _type_forms(name, prop):
+    """What a value of `prop`'s declared type may be sent as: its JSON
+    value, and the strings typed() reads."""
+    types = _types(prop)
+    forms = 'a JSON %s' % ' or '.join(types)
+    if 'string' in types:
+        return forms
+    texts = []
+    if 'integer' in types:
+        texts.append('decimal digits like "%s"' % _integer_example(prop))
+    if 'boolean' in types:
+        texts.append('"true" or "false"')
+    if 'array' in types:
+        texts.append('the JSON text of an array')
+    if 'null' in types:
+        texts.append('"null" or "" for null')
+    if texts:
+        forms += ', or a string: %s' % ', or '.join(texts)
+    if 'array' in types and name in ALLOWED:
+        forms += '; %s' % ALLOWED[name]
+    return forms
 
 
 def _schema_problem(error, schema):
@@ -109,7 +188,7 @@ def _schema_problem(error, schema):
     if len(error.path) > 1 and name in ALLOWED_ITEM:
         allowed = ALLOWED_ITEM[name]
     elif error.validator == 'type':
-        allowed = 'a JSON %s' % _type_name(prop)
+        allowed = _type_forms(name if len(error.path) == 1 else None, prop)
     elif error.validator == 'enum':
         allowed = 'one of %s' % ', '.join(
             map(_describe, error.validator_value))
@@ -293,9 +372,44 @@ def geoip2_problem(path):
     return None
 
 
+def _host_bits_advice(text, version, written=str, room=None):
+    """For `text`, an IP (`version` 4 or 6) network ADDRESS/BITS with host
+    bits set: the end of a sentence naming the network it lies in, what to
+    request instead (a network as `written`(network) writes it) and, when
+    it is shorter than `room` bits, the shortest prefix that starts at
+    ADDRESS.  None for anything else.  It only advises: what was requested
+    is refused, never changed."""
+    try:
+        interface = ipaddress.ip_interface(text)
+    except ValueError:
+        return None
+    network = interface.network
+    address = int(interface.ip)
+    if interface.version != version or \
+            address == int(network.network_address):
+        return None
+    advice = ('%s has host bits set: the network it lies in is %s; request'
+              ' %s' % (text, network, written(network)))
+    # the shortest prefix that ADDRESS is the network address of
+    own = network.max_prefixlen - ((address & -address).bit_length() - 1)
+    if own < (network.max_prefixlen if room is None else room):
+        advice += (', or a prefix of at least %s bits that starts at %s,'
+                   ' like %s, if that is the network you meant'
+                   % (own, interface.ip,
+                      written(ipaddress.ip_network((interface.ip, own)))))
+    return advice
+
+
 def ipv4_network(value):
     """(IPv4Network, PLEN) of an ipv4-net value; ValueError with a sentence
     if it is not one."""
+    text, _, plen = value.partition(' ')
+    advice = _host_bits_advice(
+        text, 4, lambda network: '"%s %s"' % (network, plen),
+        int(plen) if INTEGER_TEXT.fullmatch(plen) else 0)
+    if advice:
+        raise ValueError("'ipv4-net' is %s but %s." % (_describe(value),
+                                                       advice))
     try:
         network, plen = value.split(' ')
         network = ipaddress.IPv4Network(network)
@@ -348,27 +462,34 @@ def option_value_problems(values):
             and values[name][:1] in ('-', '@')]
 
 
-def request_problems(parameters, schema):
-    """What `parameters` break of `schema` and of the one-line rule."""
-    return (schema_problems(parameters, schema)
-            or line_problems(dict(defaults(schema), **parameters), schema))
+def check_request(parameters, schema):
+    """(`parameters` typed (typed()), what they break of `schema` and of
+    the one-line rule)."""
+    parameters = typed(parameters, schema)
+    return parameters, (
+        schema_problems(parameters, schema)
+        or line_problems(dict(defaults(schema), **parameters), schema))
 
 
-def problems(parameters, schema, registry_port):
-    """All that is wrong with `parameters`, as sentences (empty: valid)."""
-    found = request_problems(parameters, schema)
-    if found:
-        return found
+def checked(parameters, schema, registry_port):
+    """(values, problems): the defaults overridden by the typed
+    `parameters`, and all that is wrong with them, as sentences (empty:
+    valid)."""
+    parameters, found = check_request(parameters, schema)
     values = dict(defaults(schema), **parameters)
+    if found:
+        return values, found
     found += option_value_problems(values)
     prefix = values['ipv6-prefix']
     room = None
     try:
         network = ipaddress.IPv6Network(prefix)
     except ValueError as e:
-        found.append("'ipv6-prefix' is %s but must be an IPv6 network with no"
-                     " host bits set, like 2001:db8:42::/48 (%s)."
-                     % (_describe(prefix), e))
+        advice = _host_bits_advice(prefix, 6) or (
+            'must be an IPv6 network with no host bits set, like'
+            ' 2001:db8:42::/48 (%s)' % e)
+        found.append("'ipv6-prefix' is %s but %s." % (_describe(prefix),
+                                                      advice))
     else:
         room = 128 - network.prefixlen
     community = values['community']
@@ -450,7 +571,12 @@ def problems(parameters, schema, registry_port):
                      ' absolute path, like %s.'
                      % (_describe(run), _describe(os.path.normpath(run))))
     found += _repository_problems(values['backup-repository'])
-    return found
+    return values, found
+
+
+def problems(parameters, schema, registry_port):
+    """All that is wrong with `parameters`, as sentences (empty: valid)."""
+    return checked(parameters, schema, registry_port)[1]
 
 
 def _repository_problems(url):
@@ -473,12 +599,11 @@ def _repository_problems(url):
 
 
 def resolve(parameters, schema, registry_port):
-    """The full set of values (defaults filled in), or ValueError listing
-    every problem."""
-    found = problems(parameters, schema, registry_port)
+    """The full set of values (defaults filled in, strings typed), or
+    ValueError listing every problem."""
+    values, found = checked(parameters, schema, registry_port)
     if found:
         raise ValueError('\n'.join(found))
-    values = dict(defaults(schema), **parameters)
     values['ipv6-prefix'] = str(ipaddress.IPv6Network(values['ipv6-prefix']))
     return values
 

@@ -6,14 +6,14 @@ import json
 
 from ..lib import files
 from ..lib.slap import request_parameters
-from ..lib.validation import request_problems
+from ..lib.validation import check_request
 
 
 def read_requests(path, schema):
-    """{reference: parameters} of the valid shared instances and
-    {reference: error sentence} of the invalid ones, as the last instance
-    run saw them; None when there is no such file yet (which must never be
-    taken for "no shared instance")."""
+    """{reference: parameters (typed: lib.validation.typed)} of the valid
+    shared instances and {reference: error sentence} of the invalid ones,
+    as the last instance run saw them; None when there is no such file yet
+    (which must never be taken for "no shared instance")."""
     text = files.read(path)
     if text is None:
         return None
@@ -26,7 +26,7 @@ def read_requests(path, schema):
         except ValueError as e:
             invalid[reference] = str(e)
             continue
-        problems = request_problems(parameters, schema)
+        parameters, problems = check_request(parameters, schema)
         if problems:
             invalid[reference] = ' '.join(problems)
         else:

@@ -1,6 +1,7 @@
 """re6st-registry's configuration (slapos_re6st.lib.registry_config and
 the registry-config recipe): every parameter rendered and read back by
 re6st-registry's own parser, files written only when changed."""
+import json
 import os
 import socket
 import stat
@@ -83,6 +84,17 @@ class TestRendering(InstanceRecipes):
                            (config['community-file'], 0o644)):
             self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), mode, path)
 
+    def test_parameters_sent_as_strings(self):
+        """As `slapos request --parameters NAME=VALUE` sends them: the
+        registry runs with the values they stand for."""
+        as_text = {name: value if isinstance(value, str) else
+                   json.dumps(value) for name, value in NETWORK.items()}
+        _, params, config = self.run_recipes(dict(
+            as_text, **{'geoip2-mmdb': self.mmdb()}))
+        self.assertEqual(parsed_values(self.parsed(config)), PARSED)
+        self.assertEqual((params['encrypt'], params['same-country']),
+                         ('true', 'FR DE'))
+
     def test_mailbox_file(self):
         mbox = self.path('srv', 'tokens.mbox')
         _, _, config = self.run_recipes({'mailhost': mbox})
@@ -92,8 +104,8 @@ class TestRendering(InstanceRecipes):
         _, _, config = self.run_recipes({'same-country': ['FR', 'DE', 'IT'],
                                          'geoip2-mmdb': self.mmdb()})
         with open(config['output']) as f:
-            lines = [l for l in f.read().splitlines()
-                     if l.startswith('same-country')]
+            lines = [line for line in f.read().splitlines()
+                     if line.startswith('same-country')]
         self.assertEqual(lines, ['same-country FR', 'same-country DE',
                                  'same-country IT'])
 

@@ -1,4 +1,7 @@
-"""The release's files: hashes up to date, catalog and schemas valid."""
+"""The release's files: hashes up to date, catalog and schemas valid and
+formatted as SlapOS formats them."""
+import collections
+import glob
 import json
 import os
 import shutil
@@ -15,6 +18,30 @@ from support import TOP
 def load(name):
     with open(os.path.join(TOP, name)) as f:
         return json.load(f)
+
+
+def slapos_formatted(text):
+    """`text` as SlapOS's format-json tool writes a JSON file (and, line
+    by line, its slapos/test/test_json_schema.py expects it): keys in their
+    order, 2-space indent, no space at the end of a line, ': ' after keys,
+    no \\u escapes, one final line break."""
+    return json.dumps(
+        json.loads(text, object_pairs_hook=collections.OrderedDict),
+        ensure_ascii=False, sort_keys=False, indent=2,
+        separators=(',', ': ')) + '\n'
+
+
+def unformatted(top):
+    """The catalog and schema files under `top` (the ones SlapOS checks:
+    software*.cfg.json, *schema.json) not formatted as SlapOS does."""
+    wrong = []
+    for path in sorted(glob.glob(os.path.join(top, 'software*.cfg.json'))
+                       + glob.glob(os.path.join(top, '*schema.json'))):
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        if text != slapos_formatted(text):
+            wrong.append(os.path.basename(path))
+    return wrong
 
 
 class TestHashes(unittest.TestCase):
@@ -54,11 +81,49 @@ class TestCatalog(unittest.TestCase):
         default = catalog['software-type']['default']
         self.assertEqual(default['title'], 'Default')
         self.assertEqual(default['software-type'], 'default')
+        token = catalog['software-type']['default-token']
+        self.assertEqual(token['software-type'], 'default')
+        self.assertIs(token['shared'], True)
         for entry in catalog['software-type'].values():
             for key in 'request', 'response':
                 path = os.path.join(TOP, entry[key])
                 self.assertTrue(os.path.exists(path), path)
                 jsonschema.Draft202012Validator.check_schema(load(entry[key]))
+
+    def test_the_registry_comes_first(self):
+        """A master lists the entries by index: the registry is the one a
+        user lands on, the token second; the file lists them in that order
+        too, as SlapOS's catalogs do."""
+        entries = load('software.cfg.json')['software-type']
+        self.assertEqual(
+            [(key, entry['index']) for key, entry in entries.items()],
+            [('default', 0), ('default-token', 1)])
+        self.assertNotIn('shared', entries['default'])
+
+    def test_formatted_as_slapos_formats_json(self):
+        self.assertEqual(unformatted(TOP), [])
+        # the check sees a breach: spaces at the end of lines, another
+        # indent, one line with \u escapes, no final line break
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        good = {'b': 1, 'a': ['x', '\u00e9']}
+        for name, text in (
+                ('software.cfg.json', slapos_formatted(json.dumps(good))),
+                ('instance-input-schema.json', json.dumps(
+                    good, ensure_ascii=False, indent=2,
+                    separators=(', ', ': ')) + '\n'),
+                ('instance-output-schema.json', json.dumps(
+                    good, ensure_ascii=False, indent=4) + '\n'),
+                ('instance-token-input-schema.json', json.dumps(good) + '\n'),
+                ('instance-token-output-schema.json',
+                 slapos_formatted(json.dumps(good)).rstrip('\n')),
+                ('README.json', '{}')):
+            with open(os.path.join(tmp, name), 'w', encoding='utf-8') as f:
+                f.write(text)
+        self.assertEqual(unformatted(tmp), [
+            'instance-input-schema.json', 'instance-output-schema.json',
+            'instance-token-input-schema.json',
+            'instance-token-output-schema.json'])
 
     def test_schemas_are_draft_2020_12(self):
         for name in os.listdir(TOP):

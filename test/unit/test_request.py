@@ -54,13 +54,14 @@ class TestSecret(InstanceRecipes):
     request = {'mailhost': 'smtp.example.com:587', 'smtp-user': 'registry',
                'smtp-password': PASSWORD, 'smtp-starttls': True}
 
-    def slap_configuration(self, request):
+    def slap_configuration(self, request, plain=False):
         """Options of the real slap-configuration recipe, the master
-        answering `request` (json-in-xml)."""
+        answering `request` (json-in-xml, or plain XML: as it is)."""
         partition = mock.Mock()
-        partition.getInstanceParameterDict.return_value = {
-            '_': json.dumps(request), 'ip_list': [('lo', '10.0.0.1')],
-            'slap_software_type': 'default', 'slave_instance_list': []}
+        partition.getInstanceParameterDict.return_value = dict(
+            request if plain else {'_': json.dumps(request)},
+            ip_list=[('lo', '10.0.0.1')], slap_software_type='default',
+            slave_instance_list=[])
         partition.getState.return_value = 'started'
         connection = mock.Mock()
         connection.registerComputerPartition.return_value = partition
@@ -123,6 +124,26 @@ class TestSecret(InstanceRecipes):
             self.parameters_options(slap)
         self.assertIn("'smtp-password' is (not shown)", str(e.exception))
         self.assertNotIn('a\nb', str(e.exception))
+
+    def test_plain_xml_request_of_strings(self):
+        """`slapos request --parameters NAME=VALUE` sends plain XML, every
+        value a string: the options hold the values they stand for, the
+        secret handed over as from json-in-xml."""
+        as_text = dict(self.request, **{'smtp-starttls': 'true',
+                                        'prefix-length': '20',
+                                        'same-country': '[]'})
+        slap = self.slap_configuration(as_text, plain=True)
+        self.assertNotIn(PASSWORD, json.dumps(slap))
+        params = self.parameters_options(slap)
+        self.assertEqual(
+            (params['smtp-starttls'], params['prefix-length'],
+             params['same-country'], params['smtp-password']),
+            ('true', '20', '', SECRET_MARKER))
+        typed = self.parameters_options(self.slap_configuration(dict(
+            self.request, **{'prefix-length': 20, 'same-country': []})))
+        for options in params, typed:
+            del options['parameters']  # the request, as it came
+        self.assertEqual(params, typed)
 
     def test_marker_without_the_secret_is_refused(self):
         shown, _ = slap.hide_secrets(self.request)

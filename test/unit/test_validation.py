@@ -2,6 +2,7 @@
 (slapos_re6st.lib.validation): every parameter, each kind of invalid value,
 the rules between parameters, the community file as re6st reads it."""
 import io
+import json
 import unittest
 from unittest import mock
 
@@ -86,8 +87,8 @@ class TestForward(unittest.TestCase):
     def test_each_kind_of_invalid_value(self):
         self.assertProblem({'prefix-length': 200}, "'prefix-length'", '200',
                            'from 1 to 127')
-        self.assertProblem({'prefix-length': '16'}, "'prefix-length'",
-                           'integer')
+        self.assertProblem({'prefix-length': '16x'}, "'prefix-length'",
+                           'JSON integer', 'decimal digits')
         self.assertProblem({'key-size': 1024}, "'key-size'", '1024', '2048')
         self.assertProblem({'forward-port': 0}, "'forward-port'", 'from 1')
         self.assertProblem({'forward-port': 9200}, "'forward-port'", '9200',
@@ -97,10 +98,31 @@ class TestForward(unittest.TestCase):
         self.assertProblem({'forward-ipv4': '300.1.1.1'}, "'forward-ipv4'")
         self.assertProblem({'ipv6-prefix': 'not-a-prefix'}, "'ipv6-prefix'")
         self.assertProblem({'ipv6-prefix': '2001:db8:42::1/48'},
-                           "'ipv6-prefix'", 'host bits')
+                           "'ipv6-prefix'", 'host bits',
+                           'request 2001:db8:42::/48.')
         self.assertProblem({'ipv6-prefix': '2001:db8::/120',
                             'prefix-length': 16},
                            "'prefix-length'", 'at most 8')
+
+    def test_host_bits_name_the_network_to_request(self):
+        """A prefix with host bits set is refused, never changed (it goes
+        into the CA), with the network it lies in to request instead."""
+        found = self.problems(**{'ipv6-prefix': 'fc01::/7'})
+        self.assertEqual(found, [
+            "'ipv6-prefix' is \"fc01::/7\" but fc01::/7 has host bits set:"
+            " the network it lies in is fc00::/7; request fc00::/7, or a"
+            " prefix of at least 16 bits that starts at fc01::, like"
+            " fc01::/16, if that is the network you meant."])
+        with self.assertRaises(ValueError):
+            self.resolve(**{'ipv6-prefix': 'fc01::/7'})
+        # both ways out are valid
+        for prefix in 'fc00::/7', 'fc01::/16':
+            self.assertEqual(self.resolve(**{'ipv6-prefix': prefix})[
+                'ipv6-prefix'], prefix)
+        # no longer prefix to offer when the address needs all 128 bits
+        self.assertProblem({'ipv6-prefix': 'fc00::1/7'},
+                           'the network it lies in is fc00::/7; request'
+                           ' fc00::/7.')
 
     def test_unknown_parameter_lists_the_known_ones(self):
         found = self.problems(**{'prefix-lenght': 16})
@@ -113,6 +135,129 @@ class TestForward(unittest.TestCase):
         found = self.problems(**{'prefix-length': 0, 'key-size': 1,
                                  'forward-port': 'x'})
         self.assertEqual(len(found), 3, found)
+
+
+class TestStrings(TempDir):
+    """Parameters as `slapos request --parameters NAME=VALUE` (and any
+    request in plain XML) send them: strings, read as the value of the
+    type the schema declares when they stand for one, refused otherwise."""
+
+    def resolve(self, **params):
+        return validation.resolve(params, SCHEMA, 9200)
+
+    def assertRefused(self, name, value, *words, shown=None):
+        """`value` of `name` refused in one sentence that shows it (as
+        `shown`: converted) and holds `words`."""
+        found = validation.problems({name: value}, SCHEMA, 9200)
+        self.assertEqual(len(found), 1, found)
+        self.assertTrue(found[0].startswith('%r is %s but must be' % (
+            name, json.dumps(value) if shown is None else shown)), found[0])
+        for word in words:
+            self.assertIn(word, found[0])
+        with self.assertRaises(ValueError):
+            self.resolve(**{name: value})
+
+    def test_integers(self):
+        values = self.resolve(**{'prefix-length': '16', 'forward-port': '443',
+                                 'grace-period': '0'})
+        self.assertEqual((values['prefix-length'], values['forward-port'],
+                          values['grace-period']), (16, 443, 0))
+        for value in ('16.5', '', ' 16x', '16x', 'true', ' 16', '16 ',
+                      '+16', '016', '0x10', '1e2', '١٦'):
+            self.assertRefused('prefix-length', value, 'JSON integer',
+                               'decimal digits like "16"')
+        # converted, then checked like any integer
+        self.assertRefused('prefix-length', '200', 'from 1 to 127',
+                           shown='200')
+        self.assertRefused('anonymous-prefix-length', '-1', 'from 0 to 127',
+                           shown='-1')
+        self.assertRefused('key-size', '1024', '2048, 3072, 4096',
+                           shown='1024')
+
+    def test_booleans(self):
+        for text, value in (('true', True), ('false', False),
+                            ('True', True), ('FALSE', False)):
+            self.assertIs(self.resolve(encrypt=text)['encrypt'], value)
+        for text in '1', '0', 'yes', 'no', 'on', '', ' true', 't':
+            self.assertRefused('encrypt', text, 'JSON boolean',
+                               '"true" or "false"')
+
+    def test_arrays(self):
+        values = self.resolve(**{
+            'same-country': '["FR", "DE"]',
+            'geoip2-mmdb': country_mmdb(self.dir),
+            'host-node-ip': '["192.0.2.1", "2001:db8::1"]'})
+        self.assertEqual(values['same-country'], ['FR', 'DE'])
+        self.assertEqual(values['host-node-ip'], ['192.0.2.1', '2001:db8::1'])
+        self.assertEqual(self.resolve(**{'host-node-ip': '[]'})[
+            'host-node-ip'], [])
+        for text in 'FR', 'FR DE', '"FR"', '{"FR": 1}', '["FR"', '':
+            self.assertRefused('same-country', text, 'JSON array',
+                               'the JSON text of an array',
+                               'like ["FR", "DE"]')
+        # converted, then checked item by item
+        found = validation.problems({'host-node-ip': '["192.0.2.300"]'},
+                                    SCHEMA, 9200)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn("'host-node-ip' item 0", found[0])
+
+    def test_integer_or_null(self):
+        """null cannot be sent as XML: "null", or an empty string, stands
+        for it where the type admits null (max-clients)."""
+        for text in 'null', '':
+            self.assertIsNone(self.resolve(**{'max-clients': text})[
+                'max-clients'])
+        self.assertEqual(self.resolve(**{'max-clients': '12'})[
+            'max-clients'], 12)
+        for text in 'many', 'None', 'NULL', '12.0':
+            self.assertRefused('max-clients', text, 'JSON integer or null',
+                               '"null" or "" for null')
+        # an empty string is no integer where null is not allowed
+        self.assertRefused('client-count', '', 'JSON integer')
+
+    def test_strings_stay_strings(self):
+        values = self.resolve(**{'mailhost': '25', 'smtp-user': 'true',
+                                 'smtp-password': '16',
+                                 'forward-ipv4': ''})
+        self.assertEqual((values['mailhost'], values['smtp-user'],
+                          values['smtp-password'], values['forward-ipv4']),
+                         ('25', 'true', '16', ''))
+        # unknown parameters are refused as they are
+        found = validation.problems({'prefix-lenght': '16'}, SCHEMA, 9200)
+        self.assertIn("'prefix-lenght'", found[0])
+
+    def test_a_request_in_plain_xml_is_the_same_request(self):
+        """Every parameter as text gives the values of the JSON request."""
+        request = {
+            'ipv6-prefix': '2001:db8:4300::/40', 'prefix-length': 20,
+            'anonymous-prefix-length': 24, 'key-size': 3072,
+            'forward-ipv4': '127.0.0.1', 'forward-port': 19301,
+            'host-node-ip': ['192.0.2.1'], 'mailhost': 'smtp.example.com:587',
+            'smtp-user': 'registry', 'smtp-password': PASSWORD,
+            'smtp-starttls': True, 'ipv4-net': '10.42.0.0/16 24',
+            'client-count': 4, 'max-clients': None, 'tunnel-refresh': 120,
+            'hello': 30, 'min-protocol': 7, 'encrypt': False,
+            'same-country': ['FR', 'DE'], 'geoip2-mmdb': country_mmdb(
+                self.dir), 'grace-period': 86400, 'verbose': 2,
+            'backup-period': 600, 'backup-keep': 3}
+        as_text = {name: value if isinstance(value, str)
+                   else '' if value is None
+                   else json.dumps(value) for name, value in request.items()}
+        self.assertTrue(all(isinstance(v, str) for v in as_text.values()))
+        self.assertEqual(self.resolve(**as_text), self.resolve(**request))
+        self.assertEqual(validation.typed(as_text, SCHEMA), request)
+
+    def test_secrets_are_never_shown(self):
+        schema = dict(SCHEMA, properties=dict(
+            SCHEMA['properties'], **{'secret-number': {
+                'title': 'A secret number', 'description': 'Secret.',
+                'type': 'integer', 'writeOnly': True, 'default': 0}}))
+        self.assertEqual(validation.resolve(
+            {'secret-number': '4321'}, schema, 9200)['secret-number'], 4321)
+        found = validation.problems({'secret-number': '4321x'}, schema, 9200)
+        self.assertEqual(len(found), 1, found)
+        self.assertIn("'secret-number' is (not shown)", found[0])
+        self.assertNotIn('4321', found[0])
 
 
 class TestValidation(TempDir):
@@ -149,7 +294,7 @@ class TestValidation(TempDir):
         self.assertValid(**{'anonymous-prefix-length': 80})
         self.assertProblem({'anonymous-prefix-length': -1},
                            "'anonymous-prefix-length'", 'from 0 to 127')
-        self.assertProblem({'anonymous-prefix-length': '8'},
+        self.assertProblem({'anonymous-prefix-length': '8.5'},
                            "'anonymous-prefix-length'", 'integer')
         self.assertProblem({'anonymous-prefix-length': 81},
                            "'anonymous-prefix-length' is 81",
@@ -237,7 +382,12 @@ class TestValidation(TempDir):
         self.assertEqual(validation.ipv4_network('10.42.0.0/16 24')[1], 24)
         for value, words in (
                 ('10.42.0.0/16', ('"IP/N PLEN"',)),
-                ('10.42.0.1/16 24', ('host bits',)),
+                ('10.42.0.1/16 24', ('10.42.0.1/16 has host bits set',
+                                     'lies in is 10.42.0.0/16',
+                                     'request "10.42.0.0/16 24".')),
+                ('10.43.0.0/15 24', ('lies in is 10.42.0.0/15',
+                                     'request "10.42.0.0/15 24", or',
+                                     'like "10.43.0.0/16 24"')),
                 ('10.42.0.0/16 16', ('longer than', '(16)')),
                 ('10.42.0.0/16 33', ('at most 32',)),
                 ('10.42.0.0/16 8', ('longer than',)),
@@ -272,7 +422,7 @@ class TestValidation(TempDir):
         self.assertValid(**{'backup-period': 60, 'backup-keep': 1})
         self.assertProblem({'backup-period': 59}, "'backup-period' is 59",
                            'from 60')
-        self.assertProblem({'backup-period': '3600'}, "'backup-period'",
+        self.assertProblem({'backup-period': '1h'}, "'backup-period'",
                            'JSON integer')
         self.assertProblem({'backup-keep': 0}, "'backup-keep' is 0",
                            'from 1')
