@@ -26,6 +26,8 @@ WORK := $(CURDIR)/.work
 VENV := $(WORK)/venv
 # PARAMS, PARAMS_FILE and NAME are passed on as they were given, in the
 # environment: never expanded by make ($ kept), never on a command line
+# (and never exported as they are: make would expand them on the way)
+unexport PARAMS PARAMS_FILE NAME
 ifdef PARAMS
 export RE6ST_PARAMS := $(value PARAMS)
 endif

@@ -11,6 +11,7 @@ setup(
     python_requires='>=3.9',
     install_requires=[
         'cryptography',
+        'geoip2',  # a geoip2-mmdb is checked the way the registry reads it
         'jsonschema',
         're6stnet',  # re6st.version, re6st's client and parsers
         'setuptools',

@@ -116,10 +116,19 @@ def read_stamp(prefix):
         return None
 
 
+def tail(path, lines=30):
+    try:
+        with open(path, errors='replace') as f:
+            return ''.join(f.readlines()[-lines:])
+    except OSError:
+        return ''
+
+
 def build_python(url, md5sum, prefix, download, jobs=None, run=None):
     """CPython from the source tarball `url` (checked against `md5sum`),
     installed in `prefix`; its executable.  Kept from one run to the next
-    (a stamp names what it was built from)."""
+    (a stamp names what it was built from).  The build's output goes to
+    `prefix`.log."""
     run = run or subprocess.check_call
     python = os.path.join(prefix, 'bin', 'python3')
     stamp = '%s %s\n' % (url, md5sum)
@@ -136,20 +145,27 @@ def build_python(url, md5sum, prefix, download, jobs=None, run=None):
                 ', '.join(sorted({p for p in MODULES.values() if p}))))
     source, is_temp = download(url, md5sum=md5sum)
     work = prefix + '.build'
+    log = prefix + '.log'
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(prefix, ignore_errors=True)
     os.makedirs(work)
     try:
-        run(['tar', '-xzf', source, '-C', work, '--strip-components=1'])
-        run(['./configure', '--prefix=' + prefix, '--enable-ipv6',
-             '--disable-test-modules', '--with-ensurepip=no'], cwd=work)
-        run(['make', '-j%s' % (jobs or os.cpu_count() or 1)], cwd=work)
-        run(['make', 'install'], cwd=work)
+        with open(log, 'w') as output:
+            for command in (
+                    ['tar', '-xzf', source, '-C', work,
+                     '--strip-components=1'],
+                    ['./configure', '--prefix=' + prefix, '--enable-ipv6',
+                     '--disable-test-modules', '--with-ensurepip=no'],
+                    ['make', '-j%s' % (jobs or os.cpu_count() or 1)],
+                    ['make', 'install']):
+                run(command, cwd=work, stdout=output,
+                    stderr=subprocess.STDOUT)
     except subprocess.CalledProcessError as e:
         shutil.rmtree(prefix, ignore_errors=True)
         raise Refused('Building CPython from %s failed (%s exited with'
-                      ' %s): see the output above.' % (
-                          url, shlex.join(e.cmd[:2]), e.returncode))
+                      ' %s; its output is in %s), ending with:\n%s' % (
+                          url, shlex.join(e.cmd[:2]), e.returncode, log,
+                          tail(log)))
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if is_temp:
@@ -177,9 +193,17 @@ def make_venv(python, location, requirements, run=None):
     if read_stamp(location) == stamp and os.path.exists(executable):
         return executable
     shutil.rmtree(location, ignore_errors=True)
-    run([python, '-m', 'venv', location])
-    run([executable, '-m', 'pip', 'install', '--disable-pip-version-check',
-         '--no-input', '--no-deps', '--quiet'] + list(requirements))
+    try:
+        run([python, '-m', 'venv', location])
+        run([executable, '-m', 'pip', 'install',
+             '--disable-pip-version-check', '--no-input', '--no-deps',
+             '--quiet'] + list(requirements))
+    except subprocess.CalledProcessError as e:
+        shutil.rmtree(location, ignore_errors=True)
+        raise Refused('Installing %s with %s into %s failed (%s exited with'
+                      ' %s): see the output above (PyPI must be reachable).'
+                      % (', '.join(requirements), python, location,
+                         shlex.join(e.cmd[1:3]), e.returncode))
     with open(os.path.join(location, STAMP), 'w') as f:
         f.write(stamp)
     return executable
@@ -241,10 +265,11 @@ def main(buildout, options, log):
             buildout['versions'], options['buildout-eggs'].split()))
     except Refused as e:
         raise zc.buildout.UserError(str(e))
-    buildout_options = command_options(sys.argv[1:])
-    subprocess.check_call(
-        [os.path.join(options['location'], 'bin', 'buildout')]
-        + buildout_options + ['bootstrap'], cwd=settings['directory'])
+    bootstrap = [os.path.join(options['location'], 'bin', 'buildout')] + (
+        command_options(sys.argv[1:]) + ['bootstrap'])
+    if subprocess.call(bootstrap, cwd=settings['directory']):
+        raise zc.buildout.UserError(
+            '%s failed: see its output above.' % shlex.join(bootstrap))
     script = os.path.join(settings['bin-directory'], 'buildout')
     log.info('Running buildout again, on the release\'s Python and'
              ' zc.buildout: %s.', script)

@@ -73,6 +73,17 @@ def write_if_changed(path, data, mode=None):
     return not same
 
 
+def fingerprints(paths):
+    """{path: sha256 hex digest of its content, or None if missing}."""
+    found = {}
+    for path in paths:
+        try:
+            found[path] = sha256(path)
+        except FileNotFoundError:
+            found[path] = None
+    return found
+
+
 def sha256(path):
     h = hashlib.sha256()
     with open(path, 'rb') as f:

@@ -15,9 +15,26 @@ from .wait import wait_for
 PR_SET_PDEATHSIG = 1
 
 
-def write_pidfile(path, pid, argv=None):
-    files.write(path, '%s\n' % pid
-                + ('%s\n' % json.dumps(list(argv)) if argv else ''))
+def write_pidfile(path, pid, argv=None, started_with=None):
+    """The PID file of process `pid`: its arguments `argv` on the second
+    line, and on the third `started_with`, the sha256 of each file it was
+    started with ({path: hex digest or None for a missing file})."""
+    lines = ['%s' % pid]
+    if argv:
+        lines.append(json.dumps(list(argv)))
+        if started_with is not None:
+            lines.append(json.dumps(started_with, sort_keys=True))
+    files.write(path, ''.join(line + '\n' for line in lines))
+
+
+def started_with(path):
+    """What the process of the PID file at `path` was started with (see
+    write_pidfile); None when the file does not say."""
+    lines = files.read(path, '').splitlines()
+    try:
+        return json.loads(lines[2])
+    except (IndexError, ValueError):
+        return None
 
 
 def read_pidfile(path):

@@ -6,6 +6,7 @@ an HTTP status), which re6st's client does not tell."""
 import os
 import urllib.request
 
+from ..lib import files, process
 from ..lib.process import process_of
 
 from .base import CheckPromise
@@ -38,7 +39,7 @@ def registry_answers(urls, ca_path):
 
 def runs_current(pidfile, paths):
     """(True, ...) when the service of `pidfile` (as re6st-service writes
-    it) runs and was started after the files `paths` last changed (its
+    it) runs and was started with the files `paths` as they are now (its
     configuration, the CA: it is restarted when they change); (False,
     why) otherwise: a change not taken yet, or a service failing to start
     with it."""
@@ -48,8 +49,16 @@ def runs_current(pidfile, paths):
         return False, ('%s is not running: its output log'
                        ' (.<partition>_%s.log in the partition) says why.'
                        % (name, name))
-    started = os.stat(pidfile).st_mtime
-    newer = [path for path in paths if os.stat(path).st_mtime > started]
+    started_with = process.started_with(pidfile) or {}
+    now = files.fingerprints(paths)
+
+    def changed(path):
+        if path in started_with:
+            return started_with[path] != now[path]
+        # a PID file that does not say (written by an older re6st-service)
+        return now[path] is not None and (
+            os.stat(path).st_mtime > os.stat(pidfile).st_mtime)
+    newer = [path for path in paths if changed(path)]
     if newer:
         return False, ('%s runs with an older %s: it is being restarted'
                        ' with the new one (or fails to start with it: see'

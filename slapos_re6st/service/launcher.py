@@ -23,16 +23,16 @@ and so the group, stable:
   is killed, the next start leaves one of each service, holding no port
   twice.
 
-The command's PID is written to --pidfile.
+The command's PID is written to --pidfile, with its command line and the
+digest of each watched file it was started with.
 """
 import dataclasses
-import hashlib
 import signal
 import subprocess
 import sys
 import time
 
-from ..lib import process
+from ..lib import files, process
 
 CHECK_PERIOD = 1.0
 RESTART_DELAY = 1.0
@@ -42,15 +42,7 @@ FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
 def digest(paths):
     """What the watched files hold now (a missing file counts too)."""
-    h = hashlib.sha256()
-    for path in paths:
-        try:
-            with open(path, 'rb') as f:
-                h.update(f.read())
-        except FileNotFoundError:
-            h.update(b'\0missing')
-        h.update(b'\0')
-    return h.hexdigest()
+    return files.fingerprints(paths)
 
 
 def log(message):
@@ -79,11 +71,15 @@ class Launcher:
     stopping: bool = dataclasses.field(default=False, init=False)
 
     def start(self):
+        # what it starts with, for whoever asks whether it runs with the
+        # files as they are now (the registry's promise)
+        started_with = digest(self.watch)
         # the command never outlives this launcher, even killed (SIGKILL):
         # no orphan holds the service's port or files
         self.child = subprocess.Popen(self.command,
                                       preexec_fn=process.die_with_parent)
-        process.write_pidfile(self.pidfile, self.child.pid, self.command)
+        process.write_pidfile(self.pidfile, self.child.pid, self.command,
+                              started_with)
 
     def on_signal(self, signum, frame):
         if signum in FORWARDED:

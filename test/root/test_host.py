@@ -10,7 +10,7 @@ import unittest
 from slapos_re6st.lib import process, registry_config
 
 from support.host import (
-    as_user, last_json, make, registry_partition, uid, work)
+    as_user, checkout, last_json, make, registry_partition, uid, work)
 
 # what a shell or make would expand, and quotes
 PASSWORD = 'pw-$$-$(shell touch %s)-$HOME-"q\'-%%'
@@ -110,7 +110,13 @@ class TestMakeRun(unittest.TestCase):
         pidfile = self.path('var', 'run', 're6st-registry.pid')
         conf = self.path('etc', 're6st-registry.conf')
         self.assertEqual(self.config().hello, 16)
-        self.assertIsNotNone(process.process_of(pidfile))
+        # (seen as the user: process_of sees that user's processes only)
+        running = as_user(os.path.join(work(), 'venv', 'bin', 'python'), '-c',
+                          'import sys; from slapos_re6st.lib import process;'
+                          ' print(process.process_of(sys.argv[1]))', pidfile,
+                          cwd=checkout())
+        self.assertEqual(running.stdout.strip(), str(self.registry_pid()),
+                         running.stderr)
         self.assertGreaterEqual(os.stat(pidfile).st_mtime,
                                 os.stat(conf).st_mtime)
         last_json(make('run', 'PARAMS=' + json.dumps(self.params)))

@@ -17,6 +17,8 @@ from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
 CLIENTS = 16
 REQUESTS = 6          # certificate requests per client
 DEADLINE = 300        # seconds for the whole load, at most
+# what the forward (HAProxy) answers for a request the registry died on
+FORWARD_FAILED = ('HTTP 502', 'HTTP 503', 'HTTP 504')
 
 
 class TestLoad(RegistryTestCase):
@@ -110,8 +112,9 @@ class TestLoad(RegistryTestCase):
             elif unused:
                 self.assertEqual(certificates[email], 0, token)
             elif not certificates[email]:
-                self.assertTrue(outcomes[token].startswith('failed'),
-                                (token, outcomes[token]))
+                self.assertTrue(outcomes[token].startswith('failed') or (
+                    outcomes[token] in FORWARD_FAILED),
+                    (token, outcomes[token]))
                 lost.append(token)
             else:
                 self.assertEqual(certificates[email], 1, token)
@@ -126,7 +129,8 @@ class TestLoad(RegistryTestCase):
 
     def test_registry_killed_under_load(self):
         """Requests in flight when the registry dies fail on the client side
-        and no certificate is half given.  re6st-registry 0.642 runs sqlite
+        (cut, or answered 502/503/504 by the forward) and no certificate is
+        half given.  re6st-registry 0.642 runs sqlite
         in autocommit mode: a request killed between its DELETE of the token
         and its certificate loses the token (at most one per request in
         flight); this is measured, not hidden: the lost tokens must be among

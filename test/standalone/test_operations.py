@@ -86,7 +86,8 @@ class TestBackups(OperationsTestCase):
         self.assertEqual(manifest['ca-fingerprint'],
                          self.published['ca-fingerprint'])
         self.assertEqual(sorted(manifest['files']), [
-            'ca.crt', 'ca.key', 'dh.pem', 'registry.db', 'tokens.db'])
+            'ca.crt', 'ca.key', 'dh.pem', 'host-node.crt', 'host-node.key',
+            'registry.db', 'tokens.db'])
         self.assertEqual(stat.S_IMODE(os.stat(
             os.path.join(path, 'ca.key')).st_mode), 0o600)
         with open(os.path.join(path, 'ca.crt'), 'rb') as f:

@@ -28,7 +28,7 @@ from support.parameters import NETWORK, PARSED, parsed_values
 from support.re6st import node_client, node_prefix, run_conf
 from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
     WORKING_DIR, RegistryTestCase, answers, connection, get, get_ca, params,
-    setUpModule, software_path, tearDownModule)
+    setUpModule, software_path, steady, tearDownModule)
 
 # A password with what quoting could get wrong, different on every run.
 PASSWORD = 'pw %s "#$\'%%' % secrets.token_hex(12)
@@ -201,14 +201,14 @@ class TestDefaults(ParametersTestCase):
             partition = self.request_with(hello=45)
             self.assertOnlyRegistryRestarted(pids, self.pids())
             self.assertEqual(self.ca_state(), ca)
-            self.assertEqual(connection(partition), published)
+            self.assertEqual(steady(connection(partition)), steady(published))
             with open(self.config_path()) as f:
                 config_after = f.read().splitlines()
             self.assertEqual(
-                [l for l in config_before if l not in config_after],
+                [line for line in config_before if line not in config_after],
                 ['hello 15'])
             self.assertEqual(
-                [l for l in config_after if l not in config_before],
+                [line for line in config_after if line not in config_before],
                 ['hello 45'])
             self.assertEqual(self.read_config().hello, 45)
             # the nodes are told

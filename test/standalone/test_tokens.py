@@ -10,7 +10,7 @@ from support import until
 from support.re6st import node_certificate
 from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
     RegistryTestCase, connection, get, setUpModule, software_path,
-    tearDownModule)
+    steady, tearDownModule)
 
 # Registration and revocation must happen within this many seconds (also
 # wait_for's default).
@@ -127,8 +127,8 @@ class TestTokens(RegistryTestCase):
         self.assertIn("'email'", p['status'])
         self.assertNotIn('token', p)
         # the registry itself is untouched
-        self.assertEqual(connection(self.requestDefaultInstance()),
-                         self.published)
+        self.assertEqual(steady(connection(self.requestDefaultInstance())),
+                         steady(self.published))
         self.assertEqual(get(self.published['re6stry-url'] + 'getCa')[0], 200)
 
     def test_registry_restart_loses_no_token(self):

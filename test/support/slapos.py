@@ -119,6 +119,17 @@ def connection(partition):
     return json.loads(partition.getConnectionParameterDict()['_'])
 
 
+# published readings of something outside the instance, which change by
+# themselves: the registry's own node (none runs on the embedded SlapOS)
+# is "being made" until the registry first starts
+VOLATILE = ('host-node-status',)
+
+
+def steady(published):
+    """Connection parameters without their volatile readings."""
+    return {k: v for k, v in published.items() if k not in VOLATILE}
+
+
 def service_pids(partition_path):
     """{service: PID of its command} as re6st-service writes them: what a
     restart of that service changes, and nothing else does."""

@@ -115,6 +115,21 @@ class TestRegistryCheck(PartitionTestCase):
         self.assertFalse(ok)
         self.assertIn('re6st-registry runs with an older %s' % config,
                       message)
+        # as re6st-service writes it: with what it started with, a file
+        # written again with the same content is no change
+        pid, _ = process.read_pidfile(running['pidfile'])
+        process.write_pidfile(running['pidfile'], pid,
+                              process.command_line(pid),
+                              files.fingerprints([config]))
+        files.write(config, 'port 9200\n')
+        os.utime(config, (later + 5, later + 5))
+        self.assertEqual(runs_current(running['pidfile'], [config]), (
+            True, 're6st-registry runs with its current configuration.'))
+        files.write(config, 'port 9201\n')
+        ok, message = runs_current(running['pidfile'], [config])
+        self.assertFalse(ok)
+        self.assertIn('re6st-registry runs with an older %s' % config,
+                      message)
         # not running at all
         process.write_pidfile(running['pidfile'], 2 ** 22 + 1, ['x'])
         ok, message = runs_current(running['pidfile'], [config])

@@ -17,6 +17,7 @@ test/node runs the rest with PyPI's zc.buildout 3.0.1, the fork's base.
 import ast
 import io
 import os
+import subprocess
 import sys
 
 from packaging.specifiers import SpecifierSet
@@ -96,11 +97,15 @@ class FakeBuild:
     """Stands in for tar, configure and make: `make install` installs
     `python` (a script) as the prefix's python3."""
 
-    def __init__(self, prefix, python):
+    def __init__(self, prefix, python, fails=False):
         self.prefix, self.python, self.commands = prefix, python, []
+        self.fails = fails
 
-    def __call__(self, command, cwd=None):
+    def __call__(self, command, cwd=None, **kw):
         self.commands.append(command[:2])
+        if self.fails and command[0] == 'make':
+            kw['stdout'].write('error: something is wrong\n')
+            raise subprocess.CalledProcessError(2, command)
         if command == ['make', 'install']:
             os.makedirs(os.path.join(self.prefix, 'bin'))
             os.symlink(self.python, os.path.join(self.prefix, 'bin',
@@ -141,6 +146,17 @@ class TestBuildPython(TempDir):
         # nothing half built is kept
         self.assertFalse(os.path.exists(self.prefix))
 
+    def test_a_failed_build_shows_the_end_of_its_output(self):
+        with self.assertRaises(rebootstrap.Refused) as refused:
+            rebootstrap.build_python(
+                self.URL, 'md5', self.prefix, self.download,
+                run=FakeBuild(self.prefix, sys.executable, fails=True))
+        self.assertIn('(make -j', str(refused.exception))
+        self.assertIn('exited with 2', str(refused.exception))
+        self.assertTrue(str(refused.exception).endswith(
+            'error: something is wrong\n'))
+        self.assertFalse(os.path.exists(self.prefix))
+
     def test_without_a_compiler_the_sentence_says_what_to_install(self):
         path = os.environ['PATH']
         os.environ['PATH'] = self.path('empty')
@@ -158,9 +174,13 @@ class TestMakeVenv(TempDir):
 
     def fake_venv(self, command):
         self.commands.append(command)
+        if self.pip_fails and 'pip' in command:
+            raise subprocess.CalledProcessError(1, command)
         if command[1:3] == ['-m', 'venv']:
             os.makedirs(os.path.join(command[3], 'bin'))
             script(os.path.join(command[3], 'bin', 'python'), '')
+
+    pip_fails = False
 
     def test_made_again_only_when_python_or_pins_change(self):
         self.commands = []
@@ -176,6 +196,17 @@ class TestMakeVenv(TempDir):
         rebootstrap.make_venv(sys.executable, location, pins[:1],
                               run=self.fake_venv)
         self.assertEqual(len(self.commands), 4)
+
+    def test_a_failed_install_leaves_nothing(self):
+        self.commands, self.pip_fails = [], True
+        location = self.path('release-python')
+        with self.assertRaises(rebootstrap.Refused) as refused:
+            rebootstrap.make_venv(sys.executable, location,
+                                  ['zc.buildout==6.0.1'], run=self.fake_venv)
+        self.assertIn('Installing zc.buildout==6.0.1 with', str(
+            refused.exception))
+        self.assertIn('(-m pip exited with 1)', str(refused.exception))
+        self.assertFalse(os.path.exists(location))
 
     def test_every_egg_pinned(self):
         self.assertEqual(rebootstrap.requirements(
