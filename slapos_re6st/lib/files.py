@@ -84,9 +84,14 @@ def fingerprints(paths):
     return found
 
 
-def sha256(path):
-    h = hashlib.sha256()
+def hexdigest(path, algorithm='sha256'):
+    """The hex digest of the file at `path` (hashlib's `algorithm`)."""
+    h = hashlib.new(algorithm)
     with open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):
             h.update(chunk)
     return h.hexdigest()
+
+
+def sha256(path):
+    return hexdigest(path)

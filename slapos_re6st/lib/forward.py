@@ -12,10 +12,11 @@ public instead of the registry:
 - request heads of at most 16 KB, 32 headers, 4 KB of URL;
 - GET of the public RPCs only, each with the query parameters it takes;
 - per client (an IPv4 address or an IPv6 /64) and per network (IPv4 /24,
-  IPv6 /48): concurrent connections (16, 64) and rates (100 connections a
-  second, 400) bounded, and clients whose requests made the registry fail
-  (500, more than 5 a minute: each was a traceback in its log) refused
-  for a while;
+  IPv6 /48): concurrent connections (32, 128: room for 16 busy clients
+  behind one address, whose closing connections HAProxy still counts a
+  moment) and rates (100 connections a second, 400) bounded, and
+  clients whose requests made the registry fail (500, more than 5 a
+  minute: each was a traceback in its log) refused for a while;
 - at most MAX_BACKEND requests at once reach the registry (the rest wait
   in HAProxy, getCa first), always from `source`, an address the
   registry does not trust, without any client's X-Forwarded-For: no
@@ -66,9 +67,9 @@ frontend re6st-public
     stick-table type ipv6 size 200k expire 120s store conn_cur,conn_rate(10s),http_req_rate(10s),gpc0,gpc0_rate(60s)
     tcp-request connection track-sc0 src,ipmask(32,64)
     tcp-request connection track-sc1 src,ipmask(24,48) table per-network
-    tcp-request connection reject if { sc0_conn_cur gt 16 }
+    tcp-request connection reject if { sc0_conn_cur gt 32 }
     tcp-request connection reject if { sc0_conn_rate gt 1000 }
-    tcp-request connection reject if { sc1_conn_cur gt 64 }
+    tcp-request connection reject if { sc1_conn_cur gt 128 }
     tcp-request connection reject if { sc1_conn_rate gt 4000 }
     http-request deny deny_status 405 unless { method GET }
     http-request deny deny_status 404 unless { path %(paths)s }

@@ -11,11 +11,12 @@ next; what runs in it is made anew each time.
 import configparser
 import contextlib
 import glob
-import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
+
+from slapos_re6st.lib.files import hexdigest
 
 from . import TOP
 
@@ -75,14 +76,6 @@ def profile_option(section, option):
     return parser.get(section, option)
 
 
-def md5sum(path):
-    digest = hashlib.md5()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def python_source(directory):
     """The CPython source tarball software.cfg names ([rebootstrap]
     python-url), from Debian's source package of the same version (Debian
@@ -93,7 +86,7 @@ def python_source(directory):
     name = url.rsplit('/', 1)[1]
     version = name[len('Python-'):-len('.tgz')]
     target = os.path.join(directory, name)
-    if os.path.exists(target) and md5sum(target) == expected:
+    if os.path.exists(target) and hexdigest(target, 'md5') == expected:
         return target
     with tempfile.TemporaryDirectory() as apt:
         os.makedirs(os.path.join(apt, 'lists', 'partial'))
@@ -112,7 +105,7 @@ def python_source(directory):
             'source', '--download-only', 'python' + version.rsplit('.', 1)[0]
         ], check=True, cwd=apt, stdout=subprocess.DEVNULL)
         orig, = glob.glob(os.path.join(apt, '*_%s.orig.tar.gz' % version))
-        found = md5sum(orig)
+        found = hexdigest(orig, 'md5')
         assert found == expected, (
             "Debian's %s is not the profile's %s (md5sum %s, not %s)"
             % (os.path.basename(orig), url, found, expected))

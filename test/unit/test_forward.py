@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import unittest
 
@@ -103,3 +104,44 @@ class TestForward(TempDir):
             answer = s.recv(4096)  # HAProxy's 408, then the close
             self.assertIn(answer[:12], (b'', b'HTTP/1.1 408'))
         self.assertLess(time.monotonic() - start, 12)
+
+    def test_connections_of_one_client_are_bounded(self):
+        """40 at once from one address: at most 32 are served (a closing
+        connection of an earlier test may still count a moment), the
+        others are cut; then 16 busy clients behind that address always
+        pass."""
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        for _ in range(40):
+            try:  # a connection cut at once may be reset before connect ends
+                held.append(socket.create_connection(('::1', self.port),
+                                                     timeout=15))
+            except ConnectionResetError:
+                pass
+        for s in held:
+            try:
+                s.sendall(b'GET /getCa HTTP/1.1\r\nHost: registry\r\n\r\n')
+            except OSError:
+                pass
+        served = 0
+        for s in held:
+            try:
+                served += s.recv(64).split()[1:2] == [b'200']
+            except OSError:
+                pass
+        self.assertLessEqual(served, 32)
+        self.assertGreaterEqual(served, 24)
+        for s in held:
+            s.close()
+        held.clear()
+        statuses = []
+
+        def client():
+            for _ in range(20):
+                statuses.append(self.status('/getCa'))
+        threads = [threading.Thread(target=client) for _ in range(16)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(statuses, [200] * 320)
