@@ -78,7 +78,7 @@ token drop-token: env
 test: env
 	@$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/slapos --quiet
 	@mkdir -p $(WORK)/test
-	@cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs; \
+	@cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs --durations=15; \
 	status=$$?; cd .. && $(VENV)/bin/python -m tools.embedded stop --base $(WORK)/test --quiet; exit $$status
 
 test-node:
