@@ -91,6 +91,20 @@ def issue(config, directory, email):
     return common_name(cert)
 
 
+def follow_ca(config, directory):
+    """The host node's copy of the CA made the registry's again, if it
+    differs (a restored CA, a renewed one): re6stnet checks its
+    certificate against it when it starts.  True if it was rewritten."""
+    path = os.path.join(directory, CA)
+    if not os.path.exists(os.path.join(directory, CERT)):
+        return False
+    current = files.read(config.ca, binary=True)
+    if os.path.exists(path) and files.read(path, binary=True) == current:
+        return False
+    files.write(path, current)
+    return True
+
+
 def ensure_key(path, key_size=2048):
     """The host node's key, created once (0600, in a 0700 directory)."""
     if not os.path.exists(path):

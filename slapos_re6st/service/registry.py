@@ -87,13 +87,18 @@ def harden():
 
 def ensure_main_node(config_path, directory):
     """The host node of `directory` made the main node of the registry of
-    the configuration `config_path`, if the registry has none yet."""
+    the configuration `config_path`, if the registry has none yet; its
+    copy of the CA the registry's (after a restore or a renewal)."""
     from ..lib import host_node, registry_config
     config = registry_config.parse(config_path)
     if host_node.main_node(config.db)[0] is None:
         name = host_node.issue(config, directory, MAIN_NODE_EMAIL)
         sys.stderr.write("re6st-registry-service: the host node (%s, %s)"
                          " is the registry's main node\n" % (name, directory))
+    elif host_node.follow_ca(config, directory):
+        sys.stderr.write("re6st-registry-service: the host node's CA (%s)"
+                         " is the registry's again: restart the host node"
+                         "\n" % directory)
 
 
 def run(argv):

@@ -111,7 +111,8 @@ class TestSupervision(RegistryTestCase):
         self.assertTrue(answers(self.published['re6stry-local-url']))
 
     def test_a_killed_launcher_leaves_no_orphan(self):
-        for name in 're6st-registry', 're6st-forward', 're6st-token-manager':
+        for name in ('re6st-registry', 're6st-forward', 're6st-token-manager',
+                     're6st-backup'):
             child = self.pids()[name]
             with open('/proc/%s/stat' % child) as f:
                 launcher = int(f.read().rsplit(')', 1)[1].split()[1])

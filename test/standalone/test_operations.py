@@ -239,6 +239,7 @@ class TestRestore(OperationsTestCase):
         url = restored['re6stry-url']
         until('the restored CA served', lambda: self.serves(
             url, before['ca-fingerprint']))
+        self.assertHostNodeIsTheMainNode()
 
         # the node of before the backup still authenticates, and renews
         client, cert = node_client(url, node)

@@ -77,6 +77,7 @@ class TestTokens(RegistryTestCase):
         result, directory = self.join_with(p)
         self.assertEqual(result.returncode, 0, result.stderr)
         cert = node_certificate(directory)
+        self.assertHostNodeIsTheMainNode()  # not the first token's node
 
         def used():
             raw = self.request_token('node_one', email='owner@example.com',
@@ -163,3 +164,4 @@ class TestTokens(RegistryTestCase):
         self.assertEqual(during['status'], 'Token is ready for use')
         self.assertTrue(self.is_token(during['token']))
         self.assertTrue(self.is_token(before['token']))
+        self.assertHostNodeIsTheMainNode()  # a stop and start keep it

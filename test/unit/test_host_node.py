@@ -5,18 +5,25 @@ babeld re6stnet needs, Nexedi's, is not in Debian).  The real re6stnet
 node is run by test/netns (root)."""
 import datetime
 import os
+import shutil
 import socket
 import stat
+import subprocess
+import sys
 import threading
+import unittest
 
 from slapos_re6st.lib import ca, files, host_node
 from slapos_re6st.lib.client import Client
 from slapos_re6st.recipe.host_node import Recipe
+from support import TOP
 from support.babeld import Babeld
 from support.re6st import RunningRegistry, re6stnet_config
 from support.tempdir import TempDir
 
 GRACE = 8640000
+STATUS = ('import sys; from slapos_re6st.lib import host_node;'
+          ' print(host_node.status(*sys.argv[1:4], int(sys.argv[4]))[1])')
 
 
 class TestMainNode(TempDir):
@@ -45,6 +52,22 @@ class TestMainNode(TempDir):
                          (prefix, email, cert))
         self.assertEqual(ca.load_certificate(os.path.join(
             node, host_node.CERT)), own)
+
+    def test_the_host_node_follows_a_restored_ca(self):
+        node = self.path('host-node')
+        registry = RunningRegistry(self.path('registry'), main_node=node)
+        self.addCleanup(registry.stop)
+        registry.stop()
+        other = RunningRegistry(self.path('other'))  # another CA
+        self.addCleanup(other.stop)
+        other.stop()
+        files.write(os.path.join(node, host_node.CA),
+                    files.read(other.path('ca.crt'), binary=True))
+        registry = RunningRegistry(self.path('registry'), main_node=node)
+        self.addCleanup(registry.stop)
+        self.assertEqual(files.read(os.path.join(node, host_node.CA),
+                                    binary=True),
+                         files.read(registry.path('ca.crt'), binary=True))
 
     def test_a_registry_with_another_main_node_is_told(self):
         registry = RunningRegistry(self.path('registry'))
@@ -76,19 +99,43 @@ class TestMainNode(TempDir):
         self.assertTrue(status.startswith('not running'), status)
         self.assertNotIn('Warning', status)
 
-    def test_a_warning_well_before_the_registry_would_exit(self):
+    def main_node_and_exit_day(self):
+        """A registry whose main node is a host node: (it, the node's
+        directory, the day the registry would exit for that node)."""
         node = self.path('host-node')
         registry = RunningRegistry(self.path('registry'), main_node=node)
         self.addCleanup(registry.stop)
         cert = ca.load_certificate(os.path.join(node, host_node.CERT))
-        exit_day = cert.not_valid_after_utc + datetime.timedelta(
+        return registry, node, cert.not_valid_after_utc + datetime.timedelta(
             seconds=GRACE)
+
+    def test_a_warning_well_before_the_registry_would_exit(self):
+        registry, node, exit_day = self.main_node_and_exit_day()
         for days_left, warned in (46, False), (44, True), (-1, True):
             now = exit_day - datetime.timedelta(days=days_left, hours=1)
             _, status = host_node.status(registry.path('registry.db'), node,
                                          self.path('run'), GRACE, now)
             self.assertEqual('re6st-registry exits on %s' % exit_day.date()
                              in status, warned, (days_left, status))
+
+    @unittest.skipUnless(shutil.which('faketime'), 'faketime is not'
+                         ' installed (apt-get install faketime)')
+    def test_the_warning_under_faketime(self):
+        """The clock of the status's process moved by libfaketime, as a
+        clock of the host would: nothing given to it."""
+        registry, node, exit_day = self.main_node_and_exit_day()
+        for days_left, warned in (46, False), (44, True):
+            now = exit_day - datetime.timedelta(days=days_left, hours=1)
+            result = subprocess.run(
+                ['faketime', now.strftime('%Y-%m-%d %H:%M:%S'),
+                 sys.executable, '-c', STATUS, registry.path('registry.db'),
+                 node, self.path('run'), str(GRACE)],
+                capture_output=True, text=True, timeout=60,
+                env=dict(os.environ, TZ='UTC', PYTHONPATH=TOP))
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertEqual('re6st-registry exits on %s' % exit_day.date()
+                             in result.stdout, warned,
+                             (days_left, result.stdout))
 
 
 class TestRunDirectory(TempDir):

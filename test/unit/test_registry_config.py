@@ -14,10 +14,15 @@ from slapos_re6st.lib.wait import wait_for
 from slapos_re6st.recipe import registry as registry_recipe
 from support.mmdb import country_mmdb
 from support.parameters import NETWORK, PARSED, parsed_values
+from support import SCHEMA_PATH
 from support.profile import InstanceRecipes
 from support.re6st import REGISTRY_SERVICE, free_port
 from support.tempdir import TempDir
 
+# the parameters that are integers in re6st-registry's configuration
+REGISTRY_INTEGERS = ('prefix-length', 'anonymous-prefix-length',
+                     'client-count', 'max-clients', 'tunnel-refresh', 'hello',
+                     'min-protocol', 'grace-period', 'verbose')
 PASSWORD = 'pa ss"w\'ord#$1-%(x)s-${y}'
 
 
@@ -213,17 +218,46 @@ class TestEdgeValues(InstanceRecipes):
                 parsed = self.parsed(config)
                 self.assertEqual((parsed.smtp_user, parsed.smtp_pwd),
                                  (user, password))
-                registry = subprocess.Popen(
-                    REGISTRY_SERVICE + ['@' + config['output']],
-                    stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+                self.assertRegistryStarts(config, port, password)
+
+    def test_re6st_registry_starts_with_each_integer_edge(self):
+        """The schema's bounds of each integer the registry reads (the
+        largest 32-bit value where it has none); an edge the release's
+        own checks refuse (a prefix length past the network's) is
+        refused with a sentence naming it, and left out."""
+        ca.ensure_ca(self.path('ca.key'), self.path('ca.crt'),
+                     self.path('dh.pem'), 2048, '2001:db8:42::/48')
+        with open(SCHEMA_PATH) as f:
+            schema = json.load(f)['properties']
+        refused = set()
+        for name in REGISTRY_INTEGERS:
+            for value in (schema[name]['minimum'],
+                          schema[name].get('maximum', 2 ** 31 - 1)):
+                port = free_port()
                 try:
-                    self.assertTrue(wait_for(lambda: listening(port) or
-                                             registry.poll() is not None,
-                                             30, 0.05))
-                    self.assertIsNone(registry.poll(), password)
-                finally:
-                    registry.terminate()
-                    registry.wait()
+                    _, _, config = self.run_recipes({name: value},
+                                                    '127.0.0.1', port)
+                except zc.buildout.UserError as e:
+                    self.assertIn(repr(name), str(e))
+                    refused.add((name, value))
+                    continue
+                self.assertRegistryStarts(config, port, (name, value))
+        # past the /48's 80 bits, and fewer than client-count's default
+        self.assertEqual(refused, {('prefix-length', 127),
+                                   ('anonymous-prefix-length', 127),
+                                   ('max-clients', 1)})
+
+    def assertRegistryStarts(self, config, port, what):
+        registry = subprocess.Popen(
+            REGISTRY_SERVICE + ['@' + config['output']],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        try:
+            self.assertTrue(wait_for(lambda: listening(port) or
+                                     registry.poll() is not None, 30, 0.05))
+            self.assertIsNone(registry.poll(), what)
+        finally:
+            registry.terminate()
+            registry.wait()
 
     def test_what_the_configuration_syntax_would_misread_is_refused(self):
         for name in 'smtp-user', 'smtp-password':
