@@ -13,6 +13,7 @@ drop-token: destroy the shared token instance NAME and wait until the
             registry no longer knows its token (or has revoked its node).
 """
 import argparse
+import glob
 import json
 import logging
 import os
@@ -22,6 +23,7 @@ import time
 from slapos.slap.standalone import (
     SlapOSNodeCommandError, StandaloneSlapOS)
 
+from slapos_re6st.lib import files
 from slapos_re6st.lib.client import Client
 from slapos_re6st.lib.wait import wait_for as wait
 from slapos_re6st.tokens.manager import registry_email
@@ -33,6 +35,15 @@ IPV4 = '127.0.0.1'
 IPV6 = '::1'
 # how long token and drop-token wait for the token manager (seconds)
 TOKEN_DEADLINE = 60
+
+
+def release_digest():
+    """What the software build reads: the profile, every file of the
+    release through buildout.hash.cfg's md5sums, and the Python
+    environment that runs slapos and buildout."""
+    paths = ([SOFTWARE, os.path.join(HERE, 'buildout.hash.cfg')] + sorted(
+        glob.glob(os.path.join(HERE, 'tools', 'requirements*.txt'))))
+    return json.dumps([files.sha256(path) for path in paths])
 
 
 def log(message):
@@ -188,13 +199,18 @@ def run(base, params):
     t = time.time()
     log('Building the software release (slapos node software)...')
     slap.supply(SOFTWARE)
+    built = os.path.join(base, '.built-release')
+    digest = release_digest()
     try:
-        # --all: rebuild even if built before, so a changed checkout is
-        # taken (buildout itself only redoes what changed).
-        slap.waitForSoftware(max_retry=2, error_lines=60, install_all=True)
+        # --all: rebuild if the release changed since its last build here
+        # (buildout itself only redoes what changed); else a build only if
+        # the software is missing: nothing to fetch
+        slap.waitForSoftware(max_retry=2, error_lines=60,
+                             install_all=files.read(built) != digest)
     except SlapOSNodeCommandError as e:
         raise SystemExit('The software release failed to build:\n%s'
                          % buildout_error(e))
+    files.write(built, digest)
     timing['supply'] = time.time() - t
     t = time.time()
     log('Deploying the registry (slapos node instance)...')

@@ -94,6 +94,8 @@ class TestHostNode(unittest.TestCase):
             os.path.join(os.path.dirname(slapos.grid.promise.__file__),
                          'runpromises.py'),
             '--promise-folder', plugins, '--partition-folder', partition,
+            '--legacy-promise-folder', os.path.join(partition, 'etc',
+                                                    'promise'),
             '--log-folder', os.path.join(partition, 'var', 'log'),
             '--force', '--check-anomaly', timeout=120)
 
@@ -107,6 +109,7 @@ class TestHostNode(unittest.TestCase):
             self.run_dir, 'babeld.sock')).returncode, 0)
         # a new node asks for its first peer: the host node, at once
         token = last_json(make('token', 'NAME=second-node'))
+        self.addCleanup(make, 'drop-token', 'NAME=second-node')
         directory = tempfile.mkdtemp()
         joined = run_conf(token['re6stry-url'], directory, '--fingerprint',
                           token['ca-fingerprint'], '--token',
