@@ -44,14 +44,12 @@ class TestHostNode(unittest.TestCase):
         os.rmdir(cls.run_dir)  # re6stnet makes it, 0700
         cls.params = {'host-node-run': cls.run_dir,
                       'host-node-ip': ['127.0.0.1']}
+        cls.node = None
+        # (also when make run fails: what it started stops)
+        cls.addClassCleanup(make, 'stop')
+        cls.addClassCleanup(cls.stop_node)
         cls.published = last_json(make('run', PARAMS=json.dumps(
             cls.params)))
-        cls.node = None
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stop_node()
-        make('stop')
 
     @classmethod
     def start_node(cls):

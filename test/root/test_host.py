@@ -32,13 +32,11 @@ class TestMakeRun(unittest.TestCase):
                       'mailhost': 'smtp.example.com:2525',
                       'smtp-user': 'registry',
                       'smtp-password': cls.password}
+        # (also when make run fails: what it started stops)
+        cls.addClassCleanup(make, 'stop')
         # PARAMS on make's command line, as users type it
         cls.published = last_json(make('run', 'PARAMS=' + json.dumps(
             cls.params)))
-
-    @classmethod
-    def tearDownClass(cls):
-        make('stop')
 
     def path(self, *names):
         return os.path.join(registry_partition(), *names)
