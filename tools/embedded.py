@@ -41,9 +41,9 @@ def release_digest():
     """What the software build reads: the profile, every file of the
     release through buildout.hash.cfg's md5sums, and the Python
     environment that runs slapos and buildout."""
-    paths = ([SOFTWARE, os.path.join(HERE, 'buildout.hash.cfg')] + sorted(
-        glob.glob(os.path.join(HERE, 'tools', 'requirements*.txt'))))
-    return json.dumps([files.sha256(path) for path in paths])
+    return files.digest_of(
+        [SOFTWARE, os.path.join(HERE, 'buildout.hash.cfg')] + sorted(
+            glob.glob(os.path.join(HERE, 'tools', 'requirements*.txt'))))
 
 
 def log(message):

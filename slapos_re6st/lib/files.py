@@ -95,3 +95,10 @@ def hexdigest(path, algorithm='sha256'):
 
 def sha256(path):
     return hexdigest(path)
+
+
+def digest_of(paths):
+    """One digest of the contents of `paths`, in that order: changes when
+    any of them does."""
+    return hashlib.sha256(' '.join(
+        hexdigest(path) for path in paths).encode()).hexdigest()

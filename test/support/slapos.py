@@ -58,11 +58,8 @@ def serve_directory(directory, port_path):
 def release_digest():
     """Changes whenever anything the software build reads changes:
     software.cfg itself, and every sibling through buildout.hash.cfg."""
-    digest = hashlib.md5()
-    for name in 'software.cfg', 'buildout.hash.cfg':
-        with open(os.path.join(TOP, name), 'rb') as f:
-            digest.update(f.read())
-    return digest.hexdigest()
+    return files.digest_of([os.path.join(TOP, name) for name in (
+        'software.cfg', 'buildout.hash.cfg')])
 
 
 os.environ['SLAPOS_TEST_SOFTWARE_ROOT_URL'] = serve_directory(

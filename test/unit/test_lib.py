@@ -49,6 +49,16 @@ class TestFiles(TempDir):
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o640)
         self.assertIsNone(files.read(self.path('missing')))
 
+    def test_digest_of_follows_every_content(self):
+        a, b = self.path('a'), self.path('b')
+        files.write(a, 'a')
+        files.write(b, 'b')
+        before = files.digest_of([a, b])
+        self.assertEqual(files.digest_of([a, b]), before)
+        self.assertNotEqual(files.digest_of([b, a]), before)
+        files.write(b, 'c')
+        self.assertNotEqual(files.digest_of([a, b]), before)
+
 
 class TestWait(TempDir):
 
