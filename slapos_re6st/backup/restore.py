@@ -7,7 +7,8 @@ databases are restored with sqlite's backup API (they are in use).  What
 they replace is first copied to <backup directory>/before-restore-<UTC
 time>/ (a backup of its own, never removed automatically).  Then the
 registry and the token manager are sent SIGTERM: re6st-service starts them
-again, with the restored CA and databases.  The next instance run
+again, with the restored CA and databases; a backup of what was restored
+is made (and pushed to backup-repository, if set).  The next instance run
 publishes the restored CA's fingerprint.
 
 Run it as the partition's user.  The partition's etc/re6st-backup.json
@@ -28,7 +29,7 @@ from .directory import (
     BEFORE_RESTORE, CA_CERT, CA_KEY, DH, MANIFEST, REGISTRY_DB, TOKENS_DB,
     BackupError, Lock, ca_files, databases, host_node_files, load_config,
     new_name)
-from .snapshot import snapshot
+from .snapshot import backup, snapshot
 
 CONFIG = os.path.join('etc', 're6st-backup.json')
 # how long a restore waits for the services to start again
@@ -153,7 +154,8 @@ def restore(backup_path, partition, force=False,
     """Restore the backup at `backup_path` into `partition`, then wait at
     most `restart_timeout` seconds for its services to start again.
     Returns (where the replaced files were kept, the backup's manifest,
-    what restart returned, the mismatches that `force` overrode).
+    what restart returned, the mismatches that `force` overrode, the
+    restored registry's first backup: its path, or the BackupError).
     RestoreError with a sentence when refused."""
     backup_path = os.path.abspath(backup_path)
     partition = os.path.abspath(partition)
@@ -201,4 +203,11 @@ def restore(backup_path, partition, force=False,
                 ' restore that directory, or the backup again, with'
                 ' re6st-restore.' % (e, kept))
         signalled = restart(config, restart_timeout)
-    return kept, manifest, signalled, found
+    # the restored registry's first backup, now: until then the newest
+    # backup was the replaced CA's, which backup-repository (the restored
+    # network's) would refuse
+    try:
+        first = backup(config)
+    except BackupError as e:
+        first = e
+    return kept, manifest, signalled, found, first

@@ -25,7 +25,7 @@ def main(argv=None):
                         ' requested with')
     args = parser.parse_args(argv)
     try:
-        kept, manifest, signalled, forced = restore(
+        kept, manifest, signalled, forced, first = restore(
             args.backup, args.partition, args.force)
     except RestoreError as e:
         print('re6st-restore: %s' % e, file=sys.stderr)
@@ -39,6 +39,11 @@ def main(argv=None):
         print('  %s: %s' % (name, 'restarting (SIGTERM to PID %s)' % pid
                             if pid else 'not running, starts with the'
                             ' restored files'))
+    if isinstance(first, Exception):
+        print('Warning: the backup of what was restored failed: %s  Run'
+              ' bin/re6st-backup of the partition once it is fixed.' % first)
+    else:
+        print('  its first backup: %s' % first)
     for sentence in forced:
         print('Warning (--force): %s' % sentence)
     print('Next: run the instance (slapos node instance); it publishes the'

@@ -28,7 +28,8 @@ class TestRestore(PartitionTestCase):
         before = {service: until('%s started' % service, lambda: process_of(
             fresh.path('var/run/%s.pid' % service)), 10, 0.05)
             for service in services}
-        kept, manifest, signalled, forced = restore.restore(
+        snapshot.backup(fresh.config)  # as its service did at its start
+        kept, manifest, signalled, forced, first = restore.restore(
             saved, fresh.root)
         self.assertEqual(forced, [])
         for name in 'ca.key', 'ca.crt', 'dh.pem':
@@ -57,6 +58,11 @@ class TestRestore(PartitionTestCase):
         for service in services:
             now = process_of(fresh.path('var/run/%s.pid' % service))
             self.assertNotIn(now, (None, before[service]), service)
+        # the newest backup is of what was restored: the next push to the
+        # restored network's backup-repository continues its history
+        self.assertEqual(fresh.backups()[-1], os.path.basename(first))
+        self.assertEqual(restore.read_backup(first)['ca-fingerprint'],
+                         ca.fingerprint(old.cert))
         # the restored CA is what the next instance run finds and publishes
         self.assertEqual(
             ca.fingerprint(ca.ensure_ca(
@@ -92,7 +98,7 @@ class TestRestore(PartitionTestCase):
         self.assertEqual(other.read('srv/re6st-ca/ca.crt'), before)
         self.assertEqual(os.listdir(other.config['directory']),
                          [directory.DEPLOYED])
-        _, _, _, forced = restore.restore(saved, other.root, force=True)
+        forced = restore.restore(saved, other.root, force=True)[3]
         self.assertEqual(len(forced), 1)
         self.assertEqual(other.read('srv/re6st-ca/ca.crt'),
                          old.read('srv/re6st-ca/ca.crt'))
