@@ -1,11 +1,13 @@
 """Shared "Re6st Token" instances on the embedded SlapOS: real registry,
 real token manager service, real re6st-conf."""
+import glob
 import json
 import os
 import sqlite3
 import subprocess
 import time
 
+from slapos_re6st.lib import files
 from support import until
 from support.re6st import node_certificate
 from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
@@ -156,7 +158,15 @@ class TestTokens(RegistryTestCase):
                     raw = self.request_token('during_restart')
                     raw = raw.getConnectionParameterDict()
                     return '_' in raw and json.loads(raw['_'])['status']
-                status = until('token pending', pending)
+                try:
+                    status = until('token pending', pending)
+                except AssertionError as e:
+                    # what the token manager did meanwhile (it publishes)
+                    logs = glob.glob(self.path('.*re6st-token-manager*.log'))
+                    raise AssertionError('%s; the token manager\'s log: %s'
+                                         % (e, ''.join(
+                                             files.read(path)[-3000:]
+                                             for path in logs)))
                 self.assertIn('not registered', status)
             finally:
                 supervisor.startProcess(registry)
