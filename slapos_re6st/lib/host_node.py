@@ -95,14 +95,10 @@ def follow_ca(config, directory):
     """The host node's copy of the CA made the registry's again, if it
     differs (a restored CA, a renewed one): re6stnet checks its
     certificate against it when it starts.  True if it was rewritten."""
-    path = os.path.join(directory, CA)
     if not os.path.exists(os.path.join(directory, CERT)):
         return False
-    current = files.read(config.ca, binary=True)
-    if os.path.exists(path) and files.read(path, binary=True) == current:
-        return False
-    files.write(path, current)
-    return True
+    return files.write_if_changed(os.path.join(directory, CA),
+                                  files.read(config.ca, binary=True))
 
 
 def ensure_key(path, key_size=2048):
