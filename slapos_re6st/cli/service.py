@@ -3,9 +3,15 @@
 Runs one service of the partition (slapos_re6st.service.launcher)."""
 import argparse
 import os
+import time
 
 from ..lib import process
-from ..service.launcher import Launcher
+from ..service.launcher import Launcher, log
+
+# Running the wrapper again is tried this many times, this many seconds
+# apart (a wrapper being written: "Text file busy").
+EXEC_ATTEMPTS = 10
+EXEC_DELAY = 1.0
 
 
 def main(argv=None):
@@ -31,5 +37,24 @@ def main(argv=None):
     if not command:
         parser.error('give the command to run after --')
     launcher = Launcher(command, [args.wrapper] + args.watch, args.pidfile)
-    if launcher.run() == 'changed':
-        os.execv(args.wrapper, [args.wrapper])
+    while launcher.run() == 'changed':
+        # the wrapper as it is now (it may run another command line)
+        error = execute(args.wrapper)
+        # it cannot be run: the service runs on as it was (a launcher
+        # that exits here leaves it down until the next instance run)
+        log('cannot run %s (%s): %s runs on as before' % (
+            args.wrapper, error, command[0]))
+    return 0
+
+
+def execute(wrapper, attempts=EXEC_ATTEMPTS, delay=EXEC_DELAY):
+    """Replace this process by `wrapper`; the last error if it could not
+    in `attempts` tries, `delay` seconds apart."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(delay)
+        try:
+            os.execv(wrapper, [wrapper])
+        except OSError as e:
+            error = e
+    return error

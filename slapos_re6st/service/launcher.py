@@ -11,8 +11,16 @@ and so the group, stable:
   seconds (a crashed registry is back within seconds, not at the next
   instance run);
 - a watched file (the service's configuration) or the wrapper itself
-  changes: the command is stopped and the wrapper executed again in place
-  (same PID for supervisor), so that a new command line takes effect too;
+  changes: once the change is over (every watched file and the wrapper
+  present, and the same at two checks in a row), the command is stopped
+  and the wrapper executed again in place (same PID for supervisor), so
+  that a new command line takes effect too.  Until then the command keeps
+  running: buildout removes the files of every part it installs again
+  (a software release update, a changed option) and writes them back
+  later in the same run; executing the wrapper in between would end the
+  launcher, and supervisor would not start it again (the service would
+  be down until the next instance run).  If the new wrapper cannot be
+  run, the command runs on as before (slapos_re6st.cli.service);
 - SIGTERM/SIGINT: the command is stopped and the launcher exits;
 - SIGHUP/SIGUSR1/SIGUSR2: passed on to the command (e.g. to reopen logs);
 - the launcher's parent (supervisord) dies, even by SIGKILL: the launcher
@@ -34,7 +42,7 @@ import time
 
 from ..lib import files, process
 
-CHECK_PERIOD = 1.0
+CHECK_PERIOD = 0.5
 RESTART_DELAY = 1.0
 STOP_TIMEOUT = 30.0
 FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
@@ -100,24 +108,40 @@ class Launcher:
         seen = digest(self.watch)
         self.start()
         checks = 0
+        changing = None  # what the watched files held at the last check
         while not self.stopping:
             time.sleep(self.check_period)
             checks += 1
             if max_checks is not None and checks > max_checks:
                 self.stopping = True
                 break
-            if digest(self.watch) != seen:
-                log('%s changed: restarting' % ', '.join(self.watch))
-                stop(self.child)
-                return 'changed'
+            now = digest(self.watch)
+            if now != seen:
+                if now == changing and None not in now.values():
+                    log('%s changed: restarting' % ', '.join(
+                        path for path in self.watch
+                        if now[path] != seen[path]))
+                    stop(self.child)
+                    return 'changed'
+                if changing is None or (None in now.values()) != (
+                        None in changing.values()):
+                    missing = [path for path in self.watch
+                               if now[path] is None]
+                    log('%s changing%s: restarting once it is over' % (
+                        ', '.join(path for path in self.watch
+                                  if now[path] != seen[path]),
+                        ' (missing for now: %s)' % ', '.join(missing)
+                        if missing else ''))
+                changing = now
+                continue  # the command keeps running meanwhile
+            changing = None
             if self.child.poll() is not None:
                 log('%s exited with %s: starting it again in %s s' % (
                     self.command[0], self.child.returncode,
                     self.restart_delay))
                 time.sleep(self.restart_delay)
-                if digest(self.watch) != seen:
-                    return 'changed'  # started again as the files say now
-                if not self.stopping:
+                if not self.stopping and digest(self.watch) == seen:
                     self.start()
+                # else: started again as the files say, once they settle
         stop(self.child)
         return 'stop'

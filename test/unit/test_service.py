@@ -1,13 +1,16 @@
 """re6st-service, the launcher of every service, with real processes."""
 import os
+import shlex
 import signal
 import subprocess
 import sys
 import threading
 import time
 
-from slapos_re6st.lib import process
+from slapos_re6st.cli import service as service_cli
+from slapos_re6st.lib import files, process
 from slapos_re6st.lib.wait import wait_for
+from slapos_re6st.service import launcher as launcher_module
 from slapos_re6st.service.launcher import Launcher
 from support.tempdir import TempDir
 
@@ -52,6 +55,27 @@ class TestLauncher(TempDir):
         # every command it started is stopped (and reaped)
         for pid in pids:
             self.assertRaises(ProcessLookupError, os.kill, pid, 0)
+
+    def test_a_change_takes_effect_once_it_is_over(self):
+        # buildout removes the files of a part it installs again, and
+        # writes them back later in the same run
+        launcher = self.launcher('sleep', '60')
+
+        def act():
+            self.wait('started', lambda: os.path.exists(self.pidfile))
+            os.unlink(self.config)
+            time.sleep(0.5)  # ten checks: the command runs on meanwhile
+            running.append(launcher.child.poll() is None)
+            with open(self.config, 'w') as f:
+                f.write('b')
+        running = []
+        thread = threading.Thread(target=act)
+        thread.start()
+        result = launcher.run(max_checks=400)
+        thread.join()
+        self.assertEqual(running, [True], 'stopped while its file was gone')
+        self.assertEqual(result, 'changed')
+        self.assertIsNotNone(launcher.child.poll())
 
     def test_sigterm_stops_the_command(self):
         launcher = self.launcher('sleep', '60')
@@ -98,18 +122,19 @@ class TestSupervision(TempDir):
         self.command = [sys.executable, '-c', 'import time; time.sleep(60)',
                         'a-service']
 
-    def launcher_args(self):
+    def launcher_args(self, command=None, watch=()):
         return [sys.executable, '-c', 'import sys; sys.path[0:0] = %r;'
                 ' from slapos_re6st.cli.service import main; sys.exit(main())'
                 % sys.path, '--wrapper', self.wrapper, '--pidfile',
-                self.pidfile, '--'] + self.command
+                self.pidfile] + ['--watch=%s' % path for path in watch] + [
+                '--'] + (command or self.command)
 
-    def child(self, previous=None):
+    def child(self, previous=None, command=None):
         """The PID of the command, once started (and not `previous`)."""
         def started():
             pid, _ = process.read_pidfile(self.pidfile)
-            return pid != previous and process.runs(pid, self.command) \
-                and pid
+            return pid != previous and process.runs(
+                pid, command or self.command) and pid
         return wait_for(started, 10, 0.02)
 
     def start(self, args):
@@ -117,9 +142,9 @@ class TestSupervision(TempDir):
         self.addCleanup(lambda: (started.kill(), started.wait()))
         return started
 
-    def gone(self, pid):
-        return wait_for(lambda: not process.runs(pid, self.command), 10,
-                        0.02)
+    def gone(self, pid, command=None):
+        return wait_for(lambda: not process.runs(pid, command or self.command),
+                        10, 0.02)
 
     def test_the_command_dies_with_a_killed_launcher(self):
         launcher = self.start(self.launcher_args())
@@ -153,3 +178,38 @@ class TestSupervision(TempDir):
         process.write_pidfile(self.pidfile, other.pid)
         self.assertIsNone(process.stop_stale(self.pidfile, self.command))
         self.assertIsNone(other.poll())
+
+    def test_a_buildout_run_that_installs_it_again_leaves_it_running(self):
+        """buildout removes the wrapper and the configuration of a service
+        it installs again (a software release update, an option changed)
+        and writes them back later in the run: the launcher waits for the
+        end of it, then runs the new wrapper.  It used to run the missing
+        wrapper and die, leaving the service down until the next instance
+        run (supervisor does not restart it)."""
+        config = self.path('config')
+
+        def install(version):
+            files.write(config, version)
+            files.write(self.wrapper, '#!/bin/sh\nexec %s\n' % shlex.join(
+                self.launcher_args(self.command + [version], [config])),
+                0o755)
+        install('v1')
+        launcher = self.start([self.wrapper])
+        first = self.child(command=self.command + ['v1'])
+        self.assertTrue(first)
+        os.unlink(self.wrapper)
+        os.unlink(config)
+        time.sleep(3 * launcher_module.CHECK_PERIOD)
+        self.assertIsNone(launcher.poll(), 'the launcher died')
+        self.assertTrue(process.runs(first, self.command + ['v1']),
+                        'the command was stopped while its files were gone')
+        install('v2')
+        second = self.child(first, self.command + ['v2'])
+        self.assertTrue(second, 'the new wrapper did not take over')
+        self.assertTrue(self.gone(first, self.command + ['v1']))
+        self.assertIsNone(launcher.poll())
+
+    def test_a_wrapper_that_cannot_run_is_reported(self):
+        files.write(self.wrapper, 'not a program', 0o644)
+        error = service_cli.execute(self.wrapper, attempts=2, delay=0.01)
+        self.assertIsInstance(error, PermissionError)
