@@ -11,8 +11,9 @@ and so the group, stable:
   seconds (a crashed registry is back within seconds, not at the next
   instance run);
 - a watched file (the service's configuration) or the wrapper itself
-  changes: once the change is over (every watched file and the wrapper
-  present, and the same at two checks in a row), the command is stopped
+  changes: once the change is over (the same at two checks in a row, and
+  every watched file and the wrapper present, or missing for more than
+  SETTLE_LIMIT seconds: gone for good), the command is stopped
   and the wrapper executed again in place (same PID for supervisor), so
   that a new command line takes effect too.  Until then the command keeps
   running: buildout removes the files of every part it installs again
@@ -44,6 +45,9 @@ from ..lib import files, process
 
 CHECK_PERIOD = 0.5
 RESTART_DELAY = 1.0
+# A change that leaves a watched file missing is taken once it has lasted
+# this many seconds (the file is gone for good, not for a buildout run).
+SETTLE_LIMIT = 30.0
 STOP_TIMEOUT = 30.0
 FORWARDED = (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2)
 
@@ -75,6 +79,7 @@ class Launcher:
     pidfile: str
     check_period: float = CHECK_PERIOD
     restart_delay: float = RESTART_DELAY
+    settle_limit: float = SETTLE_LIMIT
     child: subprocess.Popen = dataclasses.field(default=None, init=False)
     stopping: bool = dataclasses.field(default=False, init=False)
 
@@ -108,7 +113,11 @@ class Launcher:
         seen = digest(self.watch)
         self.start()
         checks = 0
-        changing = None  # what the watched files held at the last check
+        changing = since = None  # a change not over yet, and since when
+
+        def changed(now):
+            return ', '.join(path for path in self.watch
+                             if now[path] != seen[path])
         while not self.stopping:
             time.sleep(self.check_period)
             checks += 1
@@ -117,22 +126,16 @@ class Launcher:
                 break
             now = digest(self.watch)
             if now != seen:
-                if now == changing and None not in now.values():
-                    log('%s changed: restarting' % ', '.join(
-                        path for path in self.watch
-                        if now[path] != seen[path]))
+                if now != changing:
+                    if changing is None:
+                        log('%s changed: restarting once the change is'
+                            ' over' % changed(now))
+                    changing, since = now, time.monotonic()
+                elif None not in now.values() or \
+                        time.monotonic() - since > self.settle_limit:
+                    log('restarting with the new %s' % changed(now))
                     stop(self.child)
                     return 'changed'
-                if changing is None or (None in now.values()) != (
-                        None in changing.values()):
-                    missing = [path for path in self.watch
-                               if now[path] is None]
-                    log('%s changing%s: restarting once it is over' % (
-                        ', '.join(path for path in self.watch
-                                  if now[path] != seen[path]),
-                        ' (missing for now: %s)' % ', '.join(missing)
-                        if missing else ''))
-                changing = now
                 continue  # the command keeps running meanwhile
             changing = None
             if self.child.poll() is not None:

@@ -77,6 +77,21 @@ class TestLauncher(TempDir):
         self.assertEqual(result, 'changed')
         self.assertIsNotNone(launcher.child.poll())
 
+    def test_a_file_gone_for_good_is_a_change_in_the_end(self):
+        launcher = self.launcher('sleep', '60')
+        launcher.settle_limit = 0.3
+
+        def act():
+            self.wait('started', lambda: os.path.exists(self.pidfile))
+            os.unlink(self.config)
+        thread = threading.Thread(target=act)
+        thread.start()
+        started = time.monotonic()
+        result = launcher.run(max_checks=400)
+        thread.join()
+        self.assertEqual(result, 'changed')
+        self.assertGreater(time.monotonic() - started, 0.3)
+
     def test_sigterm_stops_the_command(self):
         launcher = self.launcher('sleep', '60')
 
