@@ -3,15 +3,9 @@
 Runs one service of the partition (slapos_re6st.service.launcher)."""
 import argparse
 import os
-import time
 
 from ..lib import process
 from ..service.launcher import Launcher, log
-
-# Running the wrapper again is tried this many times, this many seconds
-# apart (a wrapper being written: "Text file busy").
-EXEC_ATTEMPTS = 10
-EXEC_DELAY = 1.0
 
 
 def main(argv=None):
@@ -47,14 +41,11 @@ def main(argv=None):
     return 0
 
 
-def execute(wrapper, attempts=EXEC_ATTEMPTS, delay=EXEC_DELAY):
-    """Replace this process by `wrapper`; the last error if it could not
-    in `attempts` tries, `delay` seconds apart."""
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(delay)
-        try:
-            os.execv(wrapper, [wrapper])
-        except OSError as e:
-            error = e
-    return error
+def execute(wrapper):
+    """Replace this process by `wrapper`; the error if it cannot be run
+    (the launcher gets here once the wrapper was the same at two checks:
+    not while buildout writes it)."""
+    try:
+        os.execv(wrapper, [wrapper])
+    except OSError as e:
+        return e

@@ -194,6 +194,16 @@ class TestSupervision(TempDir):
         self.assertIsNone(process.stop_stale(self.pidfile, self.command))
         self.assertIsNone(other.poll())
 
+    def install(self, version):
+        """The wrapper and configuration of a service whose command ends
+        with `version`, as buildout installs them; the configuration's
+        path."""
+        config = self.path('config')
+        files.write(config, version)
+        files.write(self.wrapper, '#!/bin/sh\nexec %s\n' % shlex.join(
+            self.launcher_args(self.command + [version], [config])), 0o755)
+        return config
+
     def test_a_buildout_run_that_installs_it_again_leaves_it_running(self):
         """buildout removes the wrapper and the configuration of a service
         it installs again (a software release update, an option changed)
@@ -201,14 +211,7 @@ class TestSupervision(TempDir):
         end of it, then runs the new wrapper.  It used to run the missing
         wrapper and die, leaving the service down until the next instance
         run (supervisor does not restart it)."""
-        config = self.path('config')
-
-        def install(version):
-            files.write(config, version)
-            files.write(self.wrapper, '#!/bin/sh\nexec %s\n' % shlex.join(
-                self.launcher_args(self.command + [version], [config])),
-                0o755)
-        install('v1')
+        config = self.install('v1')
         launcher = self.start([self.wrapper])
         first = self.child(command=self.command + ['v1'])
         self.assertTrue(first)
@@ -218,13 +221,21 @@ class TestSupervision(TempDir):
         self.assertIsNone(launcher.poll(), 'the launcher died')
         self.assertTrue(process.runs(first, self.command + ['v1']),
                         'the command was stopped while its files were gone')
-        install('v2')
+        self.install('v2')
         second = self.child(first, self.command + ['v2'])
         self.assertTrue(second, 'the new wrapper did not take over')
         self.assertTrue(self.gone(first, self.command + ['v1']))
         self.assertIsNone(launcher.poll())
 
-    def test_a_wrapper_that_cannot_run_is_reported(self):
+    def test_a_new_wrapper_that_cannot_run_leaves_the_service_running(self):
+        self.install('v1')
+        launcher = self.start([self.wrapper])
+        first = self.child(command=self.command + ['v1'])
+        self.assertTrue(first)
         files.write(self.wrapper, 'not a program', 0o644)
-        error = service_cli.execute(self.wrapper, attempts=2, delay=0.01)
-        self.assertIsInstance(error, PermissionError)
+        # the change is taken, the wrapper cannot run: the command as before
+        second = self.child(first, self.command + ['v1'])
+        self.assertTrue(second, 'the service was left down')
+        self.assertIsNone(launcher.poll(), 'the launcher died')
+        self.assertIsInstance(service_cli.execute(self.wrapper),
+                              PermissionError)
