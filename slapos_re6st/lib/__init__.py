@@ -9,5 +9,7 @@ and checks.  It never imports buildout nor the recipes.
   validation       the request against instance-input-schema.json
   remote           the backup-repository value (URL, credentials)
   registry_config  re6st-registry's configuration: render and parse
+  re6st_adapter    every change of re6st's behaviour the release makes
+                   (parser, hardening, scale), pinned to one re6stnet
   client           re6st-registry's RPCs, through re6st's own client
 """

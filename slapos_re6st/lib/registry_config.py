@@ -1,6 +1,6 @@
 """The re6st-registry configuration file (read with `re6st-registry @FILE`):
 its text for the partition's options (render), and how re6st-registry
-itself reads it (parse).
+itself reads it (parse, from re6st_adapter, which runs re6st's parser).
 
 The registry listens on the partition's IPv4 only (its IPv6 side is
 disabled): the public reaches it through the forward, whose connections
@@ -22,11 +22,11 @@ import json
 import secrets
 import os
 import shlex
-import sys
 import tempfile
-from unittest import mock
 
 from . import files
+# re6st-registry's own parser, run by the adapter
+from .re6st_adapter import Refused, parse  # noqa: F401
 
 # re6st always trusts these (its --authorized-origin only appends).
 ALWAYS_TRUSTED = ('127.0.0.1', '::1')
@@ -160,37 +160,3 @@ def parse_text(text, includes=()):
         config = os.path.join(directory, 'registry.conf')
         files.write(config, '\n'.join(lines) + '\n', 0o600)
         return parse(config)
-
-
-class Refused(ValueError):
-    """re6st-registry refuses a configuration: its own message."""
-
-
-def parse(path):
-    """The options re6st-registry makes of `re6st-registry @path`: its own
-    parser and its own checks (min-protocol range, ipv4), stopped just
-    before it would log or start anything.  Refused (with re6st-registry's
-    message) if it refuses the file."""
-    from re6st.cli import registry as cli
-    parsed = []
-
-    class Parsed(Exception):
-        pass
-
-    def server(config):
-        parsed.append(config)
-        raise Parsed
-
-    def refuse(message):
-        raise Refused(message)
-
-    with mock.patch.object(sys, 'argv', ['re6st-registry', '@' + path]), \
-            mock.patch.object(cli.utils, 'setupLog', lambda *a, **kw: None), \
-            mock.patch.object(cli.registry, 'RegistryServer', server), \
-            mock.patch.object(cli.utils.ArgParser, 'error',
-                              lambda self, message: refuse(message)):
-        try:
-            cli.main()
-        except Parsed:
-            pass
-    return parsed[0]

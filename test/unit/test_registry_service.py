@@ -1,15 +1,18 @@
-"""re6st-registry as the release runs it (service.registry): failed
-requests logged in one short line, a bounded number a minute, and no
-token in any log; against the real re6st-registry."""
+"""re6st-registry as the release runs it (service.registry, with
+lib.re6st_adapter): failed requests logged in one short line, a bounded
+number a minute, and no token in any log; a listen backlog for more than 5
+clients; re6stnet's version checked; against the real re6st-registry."""
 import logging
 import re
 import socket
+import subprocess
 import sys
 import urllib.error
 import urllib.request
 
 from slapos_re6st.lib import files
-from slapos_re6st.service.registry import RequestErrors
+from slapos_re6st.lib import re6st_adapter
+from slapos_re6st.lib.re6st_adapter import RequestErrors
 from support.re6st import RunningRegistry
 from support.tempdir import TempDir
 
@@ -81,3 +84,46 @@ class TestHardenedRegistry(TempDir):
             s.sendall(b'GET /getCa HTTP/1.1\r\n' + b''.join(
                 b'X-%d: %s\r\n' % (i, b'x' * 9000) for i in range(3)))
             self.assertIn(b' 431 ', s.recv(4096))
+
+    def test_listen_backlog(self):
+        """re6st's backlog of 5 made the 6th concurrent connection wait for
+        a SYN retry: the adapter's is LISTEN_BACKLOG (ss shows a listening
+        socket's backlog as its Send-Q)."""
+        out = subprocess.run(['ss', '-Hltn', 'sport = :%s' % self.registry.port],
+                             capture_output=True, text=True, check=True).stdout
+        self.assertEqual([line.split()[2] for line in out.splitlines()],
+                         [str(re6st_adapter.LISTEN_BACKLOG)])
+
+
+class TestPinnedVersion(TempDir):
+
+    def test_another_re6stnet_refused_with_a_sentence(self):
+        with self.assertRaises(re6st_adapter.UnsupportedVersion) as e:
+            re6st_adapter.check_version('0.643')
+        self.assertIn('re6stnet 0.643 is installed: install re6stnet %s'
+                      % re6st_adapter.RE6STNET_VERSION, str(e.exception))
+        re6st_adapter.check_version()  # the installed one is the one
+
+    def test_the_service_refuses_to_start(self):
+        code = ('import sys; sys.path[0:0] = %r\n'
+                'import importlib.metadata as m\n'
+                'real = m.version\n'
+                'm.version = lambda name: "0.1" if name == "re6stnet"'
+                ' else real(name)\n'
+                'from slapos_re6st.cli.registry import main\n'
+                'main(["@/nonexistent"])\n' % sys.path)
+        result = subprocess.run([sys.executable, '-c', code],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 1)
+        self.assertIn('re6stnet 0.1 is installed', result.stderr)
+        self.assertEqual(len(result.stderr.strip().splitlines()), 1,
+                         result.stderr)
+
+    def test_no_unittest_mock_at_run_time(self):
+        code = ('import sys; sys.path[0:0] = %r\n'
+                'import slapos_re6st.service.registry\n'
+                'import slapos_re6st.lib.registry_config\n'
+                'print("unittest.mock" in sys.modules)\n' % sys.path)
+        result = subprocess.run([sys.executable, '-c', code],
+                                capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.stdout.strip(), 'False', result.stderr)
