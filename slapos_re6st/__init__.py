@@ -5,8 +5,9 @@ and checks.  One folder per role:
             order they happen: installed (fold .installed.cfg),
             slapconfiguration (read the partition), softwaretype (pick the
             parts), parameters (validate the request), ca (the network's
-            CA), registry (re6st-registry's configuration), tokens (the
-            token manager's inputs), backup (re6st-backup's configuration)
+            CA), admin (the admin secret), registry (re6st-registry's
+            configuration), tokens (the token manager's inputs), backup
+            (re6st-backup's configuration)
   lib/      pure code shared by all (never imports recipe/ nor buildout)
   service/  re6st-service, which runs every service of the partition
   tokens/   re6st-token-manager, one token per shared token instance

@@ -19,7 +19,8 @@ import tempfile
 import threading
 import time
 
-from slapos_re6st.lib import ca, registry_config
+from slapos_re6st.lib import admin, ca, registry_config
+from slapos_re6st.lib.client import with_secret
 from slapos_re6st.lib.process import read_pidfile
 from tools import embedded
 
@@ -101,8 +102,12 @@ class Bench:
         ).getConnectionParameterDict())
 
     def registry_client(self):
+        """re6st's client of the registry itself, with the partition's
+        admin secret (its private RPCs need it)."""
         from re6st.registry import RegistryClient
-        return RegistryClient(self.registry['re6stry-local-url'])
+        return with_secret(
+            RegistryClient(self.registry['re6stry-local-url']),
+            admin.read_secret(embedded.admin_secret(self.partition_path())))
 
     def node_count(self):
         db = os.path.join(self.partition_path(), 'srv', 're6st-registry',

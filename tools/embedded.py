@@ -33,6 +33,8 @@ SOFTWARE = os.path.join(HERE, 'software.cfg')
 INSTANCE_REFERENCE = 're6st-registry'
 IPV4 = '127.0.0.1'
 IPV6 = '::1'
+# the registry's admin secret, in its partition's etc/ (lib.admin)
+ADMIN_SECRET = 're6st-registry-admin.secret'
 # how long token and drop-token wait for the token manager (seconds)
 TOKEN_DEADLINE = 60
 
@@ -140,6 +142,20 @@ def running_registry(base):
     raise SystemExit('No registry deployed yet: `make run` first.')
 
 
+def admin_secret(partition_path):
+    """The admin secret file of the registry's partition (lib.admin)."""
+    return os.path.join(partition_path, 'etc', ADMIN_SECRET)
+
+
+def registry_partition_path(slap):
+    """The path of the registry's partition."""
+    for partition in slap.computer.getComputerPartitionList():
+        if partition.getInstanceParameterDict().get(
+                'instance_title') == INSTANCE_REFERENCE:
+            return os.path.join(slap.instance_directory, partition.getId())
+    raise SystemExit('No registry deployed yet: `make run` first.')
+
+
 def request_token(slap, name, state='started'):
     return slap.request(SOFTWARE, name, 'default', shared=True,
                         partition_parameter_kw={'_': '{}'}, state=state)
@@ -178,7 +194,8 @@ def drop_token(base, name):
     if not token:
         log('%s had no token: nothing else to drop.' % name)
         return
-    client = Client(registry['re6stry-local-url'])
+    client = Client(registry['re6stry-local-url'],
+                    admin_secret(registry_partition_path(slap)))
 
     def gone():
         return client.call('isToken', token) != b'1' and not client.call(

@@ -20,7 +20,7 @@ def main(argv=None):
     config = load_json(args.config, 're6st-token-manager')
     schema = load_json(config['schema'], 're6st-token-manager')
     manager = Manager(
-        config, Registry(config['registry-url']),
+        config, Registry(config['registry-url'], config.get('admin-secret')),
         Master(config['master-url'], config['computer'], config['partition'],
                config.get('key'), config.get('cert')),
         Store(config['state-file']), schema)

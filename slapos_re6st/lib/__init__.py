@@ -12,4 +12,5 @@ and checks.  It never imports buildout nor the recipes.
   re6st_adapter    every change of re6st's behaviour the release makes
                    (parser, hardening, scale), pinned to one re6stnet
   client           re6st-registry's RPCs, through re6st's own client
+  admin            the admin secret: who may call the private RPCs
 """

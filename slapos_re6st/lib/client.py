@@ -8,6 +8,11 @@ Client turns both into RegistryError, with a sentence that never holds
 the call's arguments (tokens are secrets).  RegistryClient logs failures
 at INFO level on the root logger, with the URL and its arguments:
 programs using it keep the root logger above INFO.
+
+With `secret_file` (the partition's admin secret, lib.admin), every
+request carries the secret in admin.HEADER: the registry service allows
+the private RPCs (addToken, revoke, ...) with it only.  Never give it for
+a URL other than the registry's own (re6stry-local-url).
 """
 
 
@@ -17,14 +22,23 @@ class RegistryError(Exception):
 
 class Client:
 
-    def __init__(self, url):
+    def __init__(self, url, secret_file=None):
         from re6st.registry import RegistryClient
         self.url = url
         self._client = RegistryClient(url)
+        self.secret_file = secret_file
+        if secret_file:
+            with_secret(self._client, '')
 
     def call(self, method, *args, **kw):
         """The body of the answer to `method`; RegistryError if none."""
         from re6st.registry import HTTPError
+        if self.secret_file:
+            from .admin import SecretError, read_secret
+            try:  # at each call: a new secret needs no restart
+                self._client.admin_secret[0] = read_secret(self.secret_file)
+            except SecretError as e:
+                raise RegistryError(str(e))
         try:
             body = getattr(self._client, method)(*args, **kw)
         except HTTPError as e:
@@ -42,3 +56,19 @@ class Client:
             return self.call(method, *args, **kw)
         except RegistryError:
             return None
+
+
+def with_secret(client, secret):
+    """re6st's RegistryClient `client` sending `secret` in admin.HEADER
+    with every request; `client.admin_secret[0]` may be changed later."""
+    from .admin import HEADER
+    conn = client._conn
+    putrequest = conn.putrequest
+    holder = [secret]
+
+    def putrequest_with_secret(*args, **kw):
+        putrequest(*args, **kw)
+        conn.putheader(HEADER, holder[0])
+    conn.putrequest = putrequest_with_secret
+    client.admin_secret = holder
+    return client

@@ -20,10 +20,13 @@ public instead of the registry:
 - at most MAX_BACKEND requests at once reach the registry (the rest wait
   in HAProxy, getCa first), always from `source`, an address the
   registry does not trust, without any client's X-Forwarded-For: no
-  private RPC is ever allowed through it;
+  private RPC is ever allowed through it (nor any client's admin
+  secret header: lib.admin);
 - HAProxy itself logs nothing.
 """
 import ipaddress
+
+from .admin import HEADER as ADMIN_HEADER
 
 # The registry's public RPCs (re6st.registry: @rpc, not @rpc_private), and
 # the query each takes: a regular expression for HAProxy.
@@ -82,6 +85,7 @@ frontend re6st-public
     http-response sc-inc-gpc0(1) if { status 500 }
     http-request del-header X-Forwarded-For
     http-request del-header Forwarded
+    http-request del-header %(admin_header)s
     http-request set-priority-class int(-10) if { path /getCa }
     default_backend registry
 
@@ -118,4 +122,5 @@ def render(listen, port, registry, source):
         'binds': '\n'.join(bind_line(address, port) for address in listen),
         'paths': ' '.join('/' + rpc for rpc in sorted(PUBLIC_RPCS)),
         'queries': '\n'.join(queries),
-        'registry': registry, 'source': source, 'max_backend': MAX_BACKEND}
+        'registry': registry, 'source': source, 'max_backend': MAX_BACKEND,
+        'admin_header': ADMIN_HEADER}

@@ -25,6 +25,10 @@ written for one re6stnet version (RE6STNET_VERSION) and refusing any other
 - ScaledRegistryServer: re6st's RegistryServer whose cost per request does
   not grow with the number of nodes (see its docstring), with exactly
   re6st's results;
+- guard_private: its private RPCs (addToken, revoke, ...) answered only
+  to requests carrying the partition's admin secret (lib.admin), checked
+  before re6st sees them: re6st trusts a peer's address only, and any
+  local user may connect from 127.0.0.1;
 - serve: re6st-registry's own main() with all of the above.
 """
 import heapq
@@ -178,10 +182,30 @@ def harden():
     http.client._MAXLINE = MAXLINE
 
 
-def serve(argv, before_start=None):
+def guard_private(server, secret):
+    """The RegistryServer `server` answering its private RPCs only to
+    requests whose header admin.HEADER holds `secret`; others get 403 and
+    admin.REFUSED, before re6st sees them (re6st's own check of the peer's
+    address follows).  re6st's request handler calls
+    server.handle_request(handler, method, query)."""
+    from . import admin
+    handle_request = server.handle_request
+
+    def guarded(request, method, kw):
+        m = getattr(server, method, None)
+        if hasattr(m, '_private') and not admin.allowed(
+                secret, request.headers.get(admin.HEADER)):
+            return request.send_error(http.client.FORBIDDEN, admin.REFUSED)
+        return handle_request(request, method, kw)
+    server.handle_request = guarded
+    return server
+
+
+def serve(argv, before_start=None, admin_secret=None):
     """re6st-registry with `argv` (like ['@etc/re6st-registry.conf']),
     hardened, with ScaledRegistryServer; `before_start(config)` is called
-    before the server opens its database.  Never returns."""
+    before the server opens its database; with `admin_secret`, its private
+    RPCs guarded (guard_private).  Never returns."""
     check_version()
     from re6st.cli import registry as cli
     harden()
@@ -193,7 +217,10 @@ def serve(argv, before_start=None):
             # (which may run re6st's RegistryServer on the database)
             with _replaced((cli.registry, 'RegistryServer', original)):
                 before_start(config)
-        return server_class(config)
+        instance = server_class(config)
+        if admin_secret is not None:
+            guard_private(instance, admin_secret)
+        return instance
 
     sys.argv[1:] = argv
     with _replaced((cli.registry, 'RegistryServer', server)):

@@ -14,14 +14,15 @@ class Recipe:
     buildout: a missing file would read as "every token dropped").
 
     Options: config-file, requests-file, state-file, shared-instances (JSON,
-    from slap-configuration), schema, registry-url, re6stry-url,
+    from slap-configuration), schema, registry-url, admin-secret (the
+    file the private RPCs need, lib.admin), re6stry-url,
     ca-fingerprint, master-url, computer, partition, key, cert."""
 
     CONFIG = ('requests-file', 'state-file', 'schema', 'registry-url',
-              're6stry-url', 'ca-fingerprint', 'master-url', 'computer',
+              'admin-secret', 're6stry-url', 'ca-fingerprint', 'master-url', 'computer',
               'partition', 'key', 'cert')
     REQUIRED = ('config-file', 'requests-file', 'state-file', 'schema',
-                'registry-url', 're6stry-url', 'ca-fingerprint', 'master-url',
+                'registry-url', 'admin-secret', 're6stry-url', 'ca-fingerprint', 'master-url',
                 'computer', 'partition', 'shared-instances')
 
     def __init__(self, buildout, name, options):

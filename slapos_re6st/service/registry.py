@@ -7,10 +7,18 @@ number of nodes), on the re6stnet version the adapter was written for only.
 And with --main-node DIR, before it first serves anyone: its first
 certificate, which makes its main node, is the host node's of DIR
 (lib.host_node.issue), never anybody else's.
+
+And with --admin-secret FILE: a private RPC (addToken, revoke, versions,
+...) is answered only to a request carrying the secret of FILE in the
+header lib.admin.HEADER, whatever its address (re6st's own check of the
+peer's address, authorized-origin, still applies); others get 403 with
+one sentence (lib.admin.REFUSED), before re6st sees them
+(re6st_adapter.serve).  FILE is read once, at start (the service watches
+it); a file open to others is refused, with one sentence.
 """
 import sys
 
-from ..lib import re6st_adapter
+from ..lib import admin, re6st_adapter
 
 # what the registry records as the host node's owner
 MAIN_NODE_EMAIL = 'host-node'
@@ -34,16 +42,26 @@ def ensure_main_node(config, directory):
 
 def run(argv):
     """re6st-registry with `argv` (like ['@etc/re6st-registry.conf']);
-    ['--main-node', DIR] first: see ensure_main_node.  Refuses to start
-    (one sentence, exit 1) on another re6stnet than the adapter's."""
+    first, in any order: ['--main-node', DIR] (see ensure_main_node),
+    ['--admin-secret', FILE] (see above).  Refuses to start (one sentence,
+    exit 1) on another re6stnet than the adapter's."""
     try:
         re6st_adapter.check_version()
     except re6st_adapter.UnsupportedVersion as e:
         sys.exit('re6st-registry-service: %s' % e)
+    own = {}
+    while argv[:1] in (['--main-node'], ['--admin-secret']) and len(argv) > 1:
+        own[argv[0]], argv = argv[1], argv[2:]
+    secret = None
+    if '--admin-secret' in own:
+        try:
+            secret = admin.read_secret(own['--admin-secret'])
+        except admin.SecretError as e:
+            sys.exit('re6st-registry-service: %s' % e)
     before_start = None
-    if argv[:1] == ['--main-node']:
-        directory, argv = argv[1], argv[2:]
+    if '--main-node' in own:
+        directory = own['--main-node']
 
         def before_start(config):
             ensure_main_node(config, directory)
-    re6st_adapter.serve(argv, before_start)
+    re6st_adapter.serve(argv, before_start, admin_secret=secret)

@@ -57,10 +57,11 @@ def registry_email(reference):
 
 class Registry:
     """What the manager asks re6st-registry, through its administration
-    URL (lib.client): RegistryError when it cannot tell."""
+    URL with the partition's admin secret (lib.client): RegistryError
+    when it cannot tell."""
 
-    def __init__(self, url):
-        self.client = Client(url)
+    def __init__(self, url, secret_file=None):
+        self.client = Client(url, secret_file)
 
     def add_token(self, email, token):
         try:

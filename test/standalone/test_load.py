@@ -47,13 +47,12 @@ class TestLoad(RegistryTestCase):
         once the load is under way.  Returns ({token: email},
         {token: outcome})."""
         url = self.published['re6stry-url']
-        admin = self.published['re6stry-local-url']
         tokens = {'%s%02d%02d' % (label, c, r):
                   '%s-%02d-%02d@example.com' % (label, c, r)
                   for c in range(CLIENTS) for r in range(requests)}
         for token, email in tokens.items():
-            self.assertEqual(get('%saddToken?%s' % (admin, urlencode(
-                {'email': email, 'token': token})))[0], 204)
+            self.assertEqual(self.admin_get('addToken?' + urlencode(
+                {'email': email, 'token': token}))[0], 204)
         csr = self.csr()
         outcomes = {}
         lock = threading.Lock()
@@ -102,10 +101,9 @@ class TestLoad(RegistryTestCase):
         until('registry answering',
               lambda: answers(self.published['re6stry-url']))
         certificates = self.certificates_of(set(tokens.values()))
-        admin = self.published['re6stry-local-url']
         lost = []
         for token, email in tokens.items():
-            unused = get('%sisToken?token=%s' % (admin, token))[1] == b'1'
+            unused = self.admin_get('isToken?token=' + token)[1] == b'1'
             if outcomes[token] == 'certificate':
                 self.assertFalse(unused, token)
                 self.assertEqual(certificates[email], 1, token)
@@ -144,8 +142,7 @@ class TestLoad(RegistryTestCase):
         self.assertLessEqual(len(lost), CLIENTS, lost)
         # and the registry serves again
         token = 'aftercrash'
-        get('%saddToken?email=after@example.com&token=%s'
-            % (self.published['re6stry-local-url'], token))
+        self.admin_get('addToken?email=after@example.com&token=' + token)
         status, _ = get('%srequestCertificate?%s' % (
             self.published['re6stry-url'],
             urlencode({'token': token, 'req': self.csr()})))

@@ -251,8 +251,8 @@ class TestRestore(OperationsTestCase):
         self.assertEqual(
             x509.load_pem_x509_certificate(renewed).public_key()
             .public_numbers(), node_cert.public_key().public_numbers())
-        status, body = get('%sgetNodePrefix?email=node@example.com'
-                           % restored['re6stry-local-url'])
+        status, body = self.admin_get('getNodePrefix?email=node@example.com',
+                                      restored)
         self.assertEqual(status, 200)
         cn = node_cert.subject.get_attributes_for_oid(
             x509.oid.NameOID.COMMON_NAME)[0].value

@@ -55,8 +55,7 @@ class TestDefault(RegistryTestCase):
                 # refuse them anyway (the forward is an untrusted origin)
                 self.assertIn(status, (403, 404), (method, headers))
         # the administration side does allow them
-        status, _ = get(self.published['re6stry-local-url']
-                        + 'isToken?token=nosuchtoken')
+        status, _ = self.admin_get('isToken?token=nosuchtoken')
         self.assertIn(status, (200, 204))
 
     def test_node_joins_with_re6st_conf(self):
@@ -114,8 +113,7 @@ class TestDefault(RegistryTestCase):
         self.assertEqual(get_ca(url), ca)
         self.assertEqual(steady(connection(self.requestDefaultInstance())),
                          steady(self.published))
-        status, body = get(self.published['re6stry-local-url']
-                           + 'isToken?token=beforestop')
+        status, body = self.admin_get('isToken?token=beforestop')
         self.assertEqual((status, body), (200, b'1'))
 
     def test_instance_rerun_keeps_ca_and_services(self):

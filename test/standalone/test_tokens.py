@@ -48,8 +48,7 @@ class TestTokens(RegistryTestCase):
         self.waitForInstance()
 
     def is_token(self, token):
-        status, body = get('%sisToken?token=%s'
-                           % (self.published['re6stry-local-url'], token))
+        status, body = self.admin_get('isToken?token=' + token)
         self.assertIn(status, (200, 204))
         return body == b'1'
 

@@ -12,8 +12,8 @@ from slapos_re6st.lib import registry_config
 from support import TOP, until
 from support.re6st import node_client, run_conf
 from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
-    WORKING_DIR, InstanceTestCase, answers, connection, get, get_ca, params,
-    serve_directory, setUpModule, tearDownModule)
+    WORKING_DIR, InstanceTestCase, admin_headers, answers, connection, get,
+    get_ca, params, serve_directory, setUpModule, tearDownModule)
 
 # main before the move: the last commit of the previous layout
 PREVIOUS = '4ff4a9e6d18c07651ebba4cab96d5a49df358f5c'
@@ -113,11 +113,15 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
         self.assertEqual(get_ca(url).serial_number, 0x120010db80042)
         client, cert = node_client(url, node)
         self.assertIsNotNone(client.getNetworkConfig(cert.prefix))
-        self.assertEqual(get('%sisToken?token=unusedbefore' % admin),
-                         (200, b'1'))
+        # (the private RPCs now need the admin secret, made by the update)
+        headers = admin_headers(self.path())
+        self.assertEqual(get('%sisToken?token=unusedbefore' % admin,
+                             headers), (200, b'1'))
         self.assertEqual(self.token_parameters(new_url).get('token'), shared)
-        self.assertEqual(get('%sisToken?token=%s' % (admin, shared)),
-                         (200, b'1'))
+        self.assertEqual(get('%sisToken?token=%s' % (admin, shared),
+                             headers), (200, b'1'))
+        self.assertEqual(get('%sisToken?token=unusedbefore' % admin)[0],
+                         403)
         self.assertEqual(directory.backup_names(
             self.path('srv', 'backup'))[:len(backups)], backups)
         # the secret reaches the registry, handed over the new way

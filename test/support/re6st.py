@@ -8,7 +8,7 @@ import sys
 
 from cryptography import x509
 
-from slapos_re6st.lib import ca, files, registry_config
+from slapos_re6st.lib import admin, ca, files, registry_config
 from slapos_re6st.lib.wait import wait_for
 
 from . import PREFIX
@@ -78,8 +78,9 @@ REGISTRY_SERVICE = [sys.executable, '-c', 'import sys; sys.path[0:0] = %r;'
 
 class RunningRegistry:
     """The real re6st-registry on 127.0.0.1, run as the release runs it,
-    with a CA of its own in `directory` and the configuration this release
-    renders (lib.registry_config) with `options`.  stop() it (cleanup)."""
+    with a CA of its own in `directory`, the configuration this release
+    renders (lib.registry_config) with `options` and an admin secret
+    (`secret`, the file; lib.admin).  stop() it (cleanup)."""
 
     def __init__(self, directory, prefix=PREFIX, main_node=None, **options):
         os.makedirs(os.path.join(directory, 'run'), exist_ok=True)
@@ -97,11 +98,14 @@ class RunningRegistry:
             'run': self.path('run')}, **options)
         self.config = self.path('registry.conf')
         files.write(self.config, registry_config.render(options), 0o600)
+        self.secret = self.path('admin.secret')
+        admin.make_secret(self.secret)
         self.url = 'http://127.0.0.1:%s/' % self.port
         self.output = open(self.path('output.log'), 'ab')
         self.process = subprocess.Popen(
-            REGISTRY_SERVICE + (['--main-node', main_node] if main_node
-                                else []) + ['@' + self.config],
+            REGISTRY_SERVICE + ['--admin-secret', self.secret] + (
+                ['--main-node', main_node] if main_node else []) + [
+                    '@' + self.config],
             stdout=self.output, stderr=subprocess.STDOUT)
         if not wait_for(self.answers, 30, 0.1) or \
                 self.process.poll() is not None:
@@ -126,11 +130,14 @@ class RunningRegistry:
             self.process.wait(30)
         self.output.close()
 
+    def admin(self):
+        """The release's client of the registry, with its admin secret."""
+        from slapos_re6st.lib.client import Client
+        return Client(self.url, self.secret)
+
     def add_token(self, token, email=None):
         """addToken from the registry's own host."""
-        from slapos_re6st.lib.client import Client
-        Client(self.url).call('addToken', email or token + '@example.com',
-                              token)
+        self.admin().call('addToken', email or token + '@example.com', token)
 
     def join(self, token, url=None, add_token=False):
         """A node registered with `token` by re6st-conf (added first with

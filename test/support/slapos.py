@@ -32,7 +32,11 @@ from .re6st import run_conf
 
 WORKING_DIR = os.path.realpath(os.environ['SLAPOS_TEST_WORKING_DIR'])
 SOFTWARE_ID = 're6st-registry'
-# re6st-registry's private RPCs: allowed only from its authorized origins.
+# re6st-registry's private RPCs: allowed only from its authorized origins,
+# with the partition's admin secret (slapos_re6st/lib/admin.py) in
+# ADMIN_HEADER.
+ADMIN_HEADER = 'X-Re6st-Admin'
+ADMIN_SECRET = ('etc', 're6st-registry-admin.secret')
 PRIVATE_RPCS = ('isToken', 'deleteToken', 'addToken', 'revoke', 'updateHMAC',
                 'getNodePrefix', 'getIPv6Address', 'getIPv4Information',
                 'versions', 'topology')
@@ -161,6 +165,13 @@ def get(url, headers=None):
         return e.code, e.read()
 
 
+def admin_headers(partition_path):
+    """The header the registry's private RPCs need, with the secret of the
+    partition at `partition_path`."""
+    with open(os.path.join(partition_path, *ADMIN_SECRET)) as f:
+        return {ADMIN_HEADER: f.read().strip()}
+
+
 def answers(url):
     """Whether the registry at `url` answers getCa now (False while it is
     down or restarting)."""
@@ -209,9 +220,17 @@ class RegistryTestCase(InstanceTestCase):
             files.read(os.path.join(node, host_node.CA), binary=True),
             files.read(self.path('srv', 're6st-ca', 'ca.crt'), binary=True))
 
+    def admin_get(self, query, published=None):
+        """(status, body) of the private RPC `query` ('isToken?token=x')
+        on the registry itself (of `published`, default this instance's),
+        with this partition's admin secret."""
+        published = published or self.published
+        return get(published['re6stry-local-url'] + query,
+                   admin_headers(self.path()))
+
     def add_token(self, token, email='node@example.com'):
-        status, _ = get('%saddToken?email=%s&token=%s' % (
-            self.published['re6stry-local-url'], email, token))
+        status, _ = self.admin_get('addToken?email=%s&token=%s' % (
+            email, token))
         self.assertEqual(status, 204)
 
     def join(self, token, *args, published=None):

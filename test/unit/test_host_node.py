@@ -14,7 +14,6 @@ import threading
 import unittest
 
 from slapos_re6st.lib import ca, files, host_node
-from slapos_re6st.lib.client import Client
 from slapos_re6st.recipe.host_node import Recipe
 from support import TOP
 from support.babeld import Babeld
@@ -149,7 +148,7 @@ class TestRunDirectory(TempDir):
         registry = RunningRegistry(self.path('registry'), run=run,
                                    main_node=self.path('host-node'))
         self.addCleanup(registry.stop)
-        Client(registry.url).call('versions')  # dumps babeld
+        registry.admin().call('versions')  # dumps babeld
         self.assertGreaterEqual(babeld.dumps, 1)
         self.assertEqual(host_node.routed_peers(
             os.path.join(run, 'babeld.sock')), 2)

@@ -242,7 +242,12 @@ class TestRegistryRpcs(TempDir):
         super().setUp()
         self.server = RunningRegistry(self.path('registry'))
         self.addCleanup(self.server.stop)
-        self.registry = tokens.Registry(self.server.url)
+        self.registry = tokens.Registry(self.server.url, self.server.secret)
+
+    def test_refused_without_the_admin_secret(self):
+        with self.assertRaisesRegex(tokens.RegistryError, '403'):
+            tokens.Registry(self.server.url).is_token('tokenx')
+        self.assertFalse(self.registry.is_token('tokenx'))
 
     def test_a_token_from_addition_to_revocation(self):
         registry = self.registry
