@@ -31,6 +31,7 @@ written for one re6stnet version (RE6STNET_VERSION) and refusing any other
   local user may connect from 127.0.0.1;
 - serve: re6st-registry's own main() with all of the above.
 """
+import datetime
 import heapq
 import http.client
 import importlib.metadata
@@ -39,7 +40,8 @@ import sys
 import threading
 import time
 
-from re6st import registry
+from OpenSSL import crypto
+from re6st import registry, utils, x509
 
 RE6STNET_VERSION = '0.642'
 TIMEOUT = 30
@@ -201,6 +203,365 @@ def guard_private(server, secret):
     return server
 
 
+# -- a registry whose cost per request does not grow with its size -----------
+
+def _key(prefix):
+    """A prefix ('0101') as one int: its bits after a leading 1."""
+    return int('1' + prefix, 2)
+
+
+def _prefix(key):
+    return bin(key)[3:]
+
+
+# subject serials below this are counted in a bytearray, the others (and
+# any that is not a plain number) apart
+_DENSE = 1 << 24
+_SERIAL_BITS = 32
+_ODD = (1 << _SERIAL_BITS) - 1   # the serial is in _odd_serials
+_NONE = _ODD - 1                 # no subject serial
+
+
+class ScaledRegistryServer(registry.RegistryServer):
+    """re6st's RegistryServer, with exactly its results (the same subject
+    serials, the same certificates expired, tokens dropped, prefixes
+    allocated, freed and merged, at the same times), without its scans of
+    every certificate under the global lock:
+
+    - getSubjectSerial (smallest free subject serial) parsed every
+      certificate: the serials in use are counted in memory;
+    - onTimeout, run after every certificate and token, parsed every
+      certificate again to find those past their end plus the grace period
+      and the next such time: the ends are kept in a heap; it ran
+      mergePrefixes, whose queries read the whole table several times: it
+      runs it (as re6st's own code does, on the free rows kept in memory)
+      only when a free row has a free sibling, which is the only case it
+      changes anything;
+    - newPrefix read the whole table for the longest free prefix: the free
+      rows (few) are kept in memory, ties broken as SQLite's sort does
+      (the first in table order, rowid);
+    - getNodePrefix (and getIPv6Address) read the whole table for an
+      email: an index on cert(email) serves the same query (its first row
+      is the same: equal keys are in rowid order).
+
+    What is in memory is read from the database when the server starts
+    (its first onTimeout, as re6st's own start reads every certificate),
+    and again after anything fails midway; nothing but this server may
+    change the database while it runs (as with re6st's, whose sessions and
+    network configuration are in memory too).
+    """
+
+    _state = None
+
+    # -- what is kept in memory ---------------------------------------------
+
+    def _load(self):
+        """Everything kept in memory, read from the database."""
+        q = self.db.execute
+        q("CREATE INDEX IF NOT EXISTS cert_email ON cert(email)")
+        self._certs = {}        # key(prefix) -> not_after << 32 | serial
+        self._expiry = []       # heap of not_after << 160 | key(prefix)
+        self._count = bytearray(1024)   # subject serials < _DENSE in use
+        self._odd_serials = {}  # key -> subject serial not in 0.._DENSE-1
+        self._odd = {}          # such serial -> count
+        self._top = 0           # every free serial below it is in _free
+        self._free = []
+        self._duplicates = 0
+        self._free_rows = {}    # length -> {prefix: rowid}, cert is null
+        self._changed = None    # free rows changed since the last merge
+        for rowid, prefix, cert in q(
+                "SELECT rowid, prefix, cert FROM cert"):
+            if cert is None:
+                self._free_rows.setdefault(len(prefix), {})[prefix] = rowid
+            else:
+                self._set_cert(prefix, cert)
+        self._state = True
+
+    def _ready(self):
+        if not self._state:
+            self._load()
+
+    def _forget(self):
+        """Read everything from the database again before the next use."""
+        self._state = None
+
+    def _serial_add(self, key, serial, n):
+        if serial is _NONE:
+            return
+        if serial is _ODD:
+            value = self._odd_serials[key]
+            count = self._odd.get(value, 0) + n
+            if count:
+                self._odd[value] = count
+            else:
+                del self._odd[value]
+            return
+        count = self._count
+        if serial >= len(count):
+            count.extend(bytes(max(serial + 1 - len(count), len(count))))
+        old = count[serial]
+        new = old + n
+        if new > 255:
+            raise OverflowError('subject serial %s used 256 times' % serial)
+        count[serial] = new
+        self._duplicates += max(new, 1) - max(old, 1)
+        if not new and serial < self._top:
+            heapq.heappush(self._free, serial)
+
+    def _set_cert(self, prefix, pem):
+        """The row of `prefix` holds certificate `pem` (None: its cert
+        column is null, i.e. the row is free; something re6st cannot read
+        as a certificate: neither)."""
+        key = _key(prefix)
+        old = self._certs.pop(key, None)
+        if old is not None:
+            self._serial_add(key, old & _ODD, -1)
+            self._odd_serials.pop(key, None)
+        free = self._free_rows.get(len(prefix))
+        if free and prefix in free:
+            del free[prefix]
+        if pem is None:
+            return
+        try:
+            cert = crypto.load_certificate(crypto.FILETYPE_PEM, pem)
+        except crypto.Error:   # as re6st's iterCert: not a certificate
+            return
+        serial = cert.get_subject().serialNumber
+        if not serial:
+            value = _NONE
+        else:
+            try:
+                value = int(serial)
+            except ValueError:
+                value = -1
+            if not 0 <= value < _DENSE:
+                self._odd_serials[key] = serial
+                value = _ODD
+        not_after = x509.notAfter(cert)
+        self._certs[key] = not_after << _SERIAL_BITS | value
+        heapq.heappush(self._expiry, not_after << 160 | key)
+        self._serial_add(key, value, 1)
+
+    def _set_free(self, prefix, rowid):
+        """The row `rowid` is free (cert null), with this prefix now."""
+        self._set_cert(prefix, None)
+        self._free_rows.setdefault(len(prefix), {})[prefix] = rowid
+        if self._changed is not None:
+            self._changed.add(prefix)
+
+    def _rowid(self, prefix):
+        return self.db.execute("SELECT rowid FROM cert WHERE prefix=?",
+                               (prefix,)).fetchone()[0]
+
+    def _next_end(self):
+        """The earliest end (notAfter) of a certificate in the database."""
+        heap = self._expiry
+        while heap:
+            not_after, key = heap[0] >> 160, heap[0] & ((1 << 160) - 1)
+            value = self._certs.get(key)
+            if value is not None and value >> _SERIAL_BITS == not_after:
+                return not_after
+            heapq.heappop(heap)
+
+    # -- re6st's methods, the same results -------------------------------------
+
+    def getSubjectSerial(self):
+        # Smallest unique number, for IPv4 support.
+        self._ready()
+        if self._odd or self._duplicates:
+            # what re6st's own loop gives, also for serials that are
+            # repeated, negative or not numbers (int() raises as there)
+            serials = sorted(
+                [int(v) for v in self._odd_serials.values()]
+                + [serial for serial, n in enumerate(self._count)
+                   for _ in range(n)])
+            for serial, x in enumerate(serials):
+                if serial != x:
+                    return serial
+            return len(serials)
+        free, count = self._free, self._count
+        while free and free[0] < len(count) and count[free[0]]:
+            heapq.heappop(free)
+        if free:
+            return free[0]
+        while self._top < len(count) and count[self._top]:
+            self._top += 1
+        return self._top
+
+    def createCertificate(self, client_prefix, subject, pubkey,
+                          not_after=None):
+        cert = super().createCertificate(client_prefix, subject, pubkey,
+                                         not_after)
+        try:
+            self._ready()
+            self._set_cert(client_prefix, cert)
+        except BaseException:
+            self._forget()
+            raise
+        return cert
+
+    def newPrefix(self, prefix_len, community):
+        logging.info("Allocating /%u prefix for %s", prefix_len, community)
+        self._ready()
+        community_len = len(community)
+        prefix_len += community_len
+        max_len = 128 - len(self.network)
+        assert 0 < prefix_len <= max_len
+        q = self.db.execute
+        while True:
+            # Find longest free prefix whithin community (re6st's query
+            # gives the first row in table order among the longest).
+            prefix = None
+            for length in sorted(self._free_rows, reverse=True):
+                if length > prefix_len:
+                    continue
+                if length < community_len:
+                    break
+                found = [(rowid, p) for p, rowid
+                         in self._free_rows[length].items()
+                         if p.startswith(community)]
+                if found:
+                    prefix = min(found)[1]
+                    break
+            if prefix is None:
+                # Community not yet allocated?
+                # There should be exactly 1 row whose
+                # prefix is the beginning of community.
+                row = q("SELECT prefix, cert FROM cert WHERE prefix IN (%s)"
+                        " ORDER BY rowid" % ','.join('?' * (community_len + 1)),
+                        [community[:i] for i in range(community_len + 1)]
+                        ).fetchone()
+                if row is None:
+                    raise StopIteration
+                prefix, x = row
+                if x is not None:
+                    logging.error('No more free /%u prefix available',
+                                  prefix_len)
+                    raise StopIteration
+            # Split the tree until prefix has wanted length.
+            for x in range(len(prefix), prefix_len):
+                # Prefix starts with community, then we complete with 0.
+                x = community[x] if x < community_len else '0'
+                q("UPDATE cert SET prefix = ? WHERE prefix = ?",
+                  (prefix + str(1-int(x)), prefix))
+                rowid = self._free_rows.get(len(prefix), {}).pop(prefix, None)
+                if rowid is None:
+                    rowid = self._rowid(prefix + str(1-int(x)))
+                self._set_free(prefix + str(1-int(x)), rowid)
+                prefix += x
+                rowid = q("INSERT INTO cert VALUES (?,null,null)",
+                          (prefix,)).lastrowid
+                self._set_free(prefix, rowid)
+            if len(prefix) < max_len or '1' in prefix[community_len:]:
+                return prefix
+            q("UPDATE cert SET cert = 'reserved' WHERE prefix = ?", (prefix,))
+            self._set_cert(prefix, 'reserved')
+
+    def mergePrefixes(self):
+        logging.debug("Merging prefixes")
+        self._ready()
+        changed, self._changed = self._changed, set()
+        free = self._free_rows
+        if changed is not None and not any(
+                p and p[:-1] + '01'[p[-1] == '0'] in free.get(len(p), ())
+                for p in changed if p in free.get(len(p), ())):
+            return  # no free row has a free sibling: re6st merges nothing
+        # re6st's loop, on the free rows in memory instead of its queries
+        q = self.db.execute
+        prev_prefix = None
+        max_len = 128
+        while True:
+            lengths = [n for n, rows in free.items() if rows and n < max_len]
+            if not lengths or not max(lengths):
+                break
+            max_len = max(lengths)
+            for prefix in sorted(free[max_len]):
+                if prev_prefix and prefix[:-1] == prev_prefix[:-1]:
+                    q("UPDATE cert SET prefix = ? WHERE prefix = ?",
+                      (prefix[:-1], prev_prefix))
+                    rowid = free[max_len].pop(prev_prefix)
+                    q("DELETE FROM cert WHERE prefix = ?", (prefix,))
+                    del free[max_len][prefix]
+                    free.setdefault(max_len - 1, {})[prefix[:-1]] = rowid
+                    prev_prefix = None
+                else:
+                    prev_prefix = prefix
+        self._changed = set()
+
+    def onTimeout(self):
+        logging.info("Checking if there's any old entry in the database ...")
+        old = time.time() - self.config.grace_period
+        q = self.db.execute
+        with self.lock, self.db:
+            try:
+                self._ready()
+                q("BEGIN")
+                q("DELETE FROM token WHERE date <= ?", (old,))
+                not_after, = q("SELECT min(date) FROM token").fetchone()
+                expired = set()
+                heap = self._expiry
+                while heap and heap[0] >> 160 <= old:
+                    entry = heapq.heappop(heap)
+                    key = entry & ((1 << 160) - 1)
+                    value = self._certs.get(key)
+                    if (value is not None
+                            and value >> _SERIAL_BITS == entry >> 160):
+                        expired.add(_prefix(key))
+                if self.prefix in expired:
+                    logging.critical(
+                        "Refuse to delete certificate of main node:"
+                        " wrong clock ? Alternatively, the database"
+                        " might be in an inconsistent state.")
+                    sys.exit(1)
+                for prefix in sorted(expired):
+                    email, cert = q("SELECT email, cert FROM cert"
+                                    " WHERE prefix=?", (prefix,)).fetchone()
+                    cert = crypto.load_certificate(crypto.FILETYPE_PEM, cert)
+                    logging.info("Delete %s: %s (invalid since %s)",
+                        "certificate requested by '%s'" % email
+                        if email else "anonymous certificate",
+                        ", ".join("%s=%s" % x for x in
+                                  cert.get_subject().get_components()),
+                        datetime.datetime.utcfromtimestamp(
+                            x509.notAfter(cert)).isoformat())
+                    q("UPDATE cert SET email=null, cert=null WHERE prefix=?",
+                      (prefix,))
+                    self._set_free(prefix, self._rowid(prefix))
+                self.mergePrefixes()
+                x = self._next_end()
+                if x is not None and (not_after is None or x < not_after):
+                    not_after = x
+                self.timeout = not_after and not_after + self.config.grace_period
+            except BaseException:
+                self._forget()
+                raise
+
+    @registry.rpc_private
+    def revoke(self, cn_or_serial):
+        with self.lock, self.db:
+            self._ready()
+            q = self.db.execute
+            try:
+                serial = int(cn_or_serial)
+            except ValueError:
+                prefix = utils.binFromSubnet(cn_or_serial)
+                cert = self.getCert(prefix)
+                q("UPDATE cert SET email=null, cert=null WHERE prefix=?",
+                  (prefix,))
+                self._set_free(prefix, self._rowid(prefix))
+                cert = crypto.load_certificate(crypto.FILETYPE_PEM, cert)
+                serial = cert.get_serial_number()
+                self.sessions.pop(prefix, None)
+            else:
+                # (an administrator's rare call: re6st's own scan)
+                cert, = (cert for cert, prefix, email in self.iterCert()
+                              if cert.get_serial_number() == serial)
+            not_after = x509.notAfter(cert)
+            if time.time() < not_after:
+                q("INSERT INTO crl VALUES (?,?)", (serial, not_after))
+                self.updateNetworkConfig()
+
+
 def serve(argv, before_start=None, admin_secret=None):
     """re6st-registry with `argv` (like ['@etc/re6st-registry.conf']),
     hardened, with ScaledRegistryServer; `before_start(config)` is called
@@ -209,7 +570,7 @@ def serve(argv, before_start=None, admin_secret=None):
     check_version()
     from re6st.cli import registry as cli
     harden()
-    server_class = registry.RegistryServer
+    server_class = ScaledRegistryServer
     original = registry.RegistryServer
 
     def server(config):
