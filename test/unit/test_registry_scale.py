@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import time
 import types
+import warnings
 
 from OpenSSL import crypto
 from re6st import registry, utils
@@ -177,6 +178,12 @@ class TestScaledRegistryServer(TempDir):
     def setUp(self):
         super().setUp()
         self.clock = Clock(1_800_000_000.0)
+        # re6st 0.642 reads CSRs with pyOpenSSL, which warns each time
+        caught = warnings.catch_warnings()
+        caught.__enter__()
+        self.addCleanup(caught.__exit__, None, None, None)
+        warnings.filterwarnings('ignore', 'CSR support',
+                                DeprecationWarning)
         saved = [(registry, 'time', registry.time),
                  (re6st_adapter, 'time', re6st_adapter.time),
                  (registry, 'crypto', registry.crypto)]
