@@ -266,7 +266,7 @@ class TestProfile(TempDir):
         for name in 'setuptools', 'slapos.libnetworkcache', 'pip', 'wheel':
             self.assertIn(name, pins)
         # the md5sum of build/rebootstrap.py, from buildout.hash.cfg
-        self.assertEqual(sections['rebootstrap']['md5sum'],
+        self.assertEqual(sections['build/rebootstrap.py']['md5sum'],
                          rebootstrap_md5())
         # the zc.buildout it installs is the one of the usual path
         for name in sections['rebootstrap']['buildout-eggs'].split():
@@ -309,30 +309,44 @@ class TestProfile(TempDir):
 
 class TestReleaseFiles(TempDir):
 
+    def run_release_files(self, sections, paths, base):
+        section = profile_sections((3, 11, 2))['release-files']
+        recipe = Recipe()
+        recipe.buildout = dict(sections, buildout={
+            'download-cache': self.path('cache'), 'directory': self.dir})
+        exec(compile(section['install'], 'release-files', 'exec'), {
+            'self': recipe, 'location': self.path('part'),
+            'options': {'base': base, 'paths': paths}})
+
     def test_files_of_the_same_name_under_a_download_cache(self):
         """[release-files] fetches many files named alike (__init__.py):
-        a download cache keeps each apart."""
+        a download cache keeps each apart.  It takes each file of its
+        `paths` from the section of buildout.hash.cfg named after it."""
         import hashlib
         base = self.path('base')
-        files = []
+        sections = {'a': {}}  # a section named as a folder: not a file
         for package in 'a', 'b':
             os.makedirs(os.path.join(base, package))
             with open(os.path.join(base, package, '__init__.py'), 'w') as f:
                 f.write('# %s\n' % package)
-            files.append('%s/__init__.py %s' % (package, hashlib.md5(
-                ('# %s\n' % package).encode()).hexdigest()))
+            path = '%s/__init__.py' % package
+            sections[path] = {'filename': path, 'md5sum': hashlib.md5(
+                ('# %s\n' % package).encode()).hexdigest()}
         os.makedirs(self.path('cache'))
-        section = profile_sections((3, 11, 2))['release-files']
-        recipe = Recipe()
-        recipe.buildout = {'buildout': {
-            'download-cache': self.path('cache'), 'directory': self.dir}}
         for _ in range(2):  # the second time from the cache
-            exec(compile(section['install'], 'release-files', 'exec'), {
-                'self': recipe, 'location': self.path('part'),
-                'options': {'base': base, 'files': '\n'.join(files)}})
+            self.run_release_files(sections, 'a/ b/__init__.py', base)
             for package in 'a', 'b':
                 self.assertEqual(read(self.path(
                     'part', package, '__init__.py')), '# %s\n' % package)
+
+    def test_a_path_without_a_section(self):
+        import zc.buildout
+        os.makedirs(self.path('cache'))
+        with self.assertRaises(zc.buildout.UserError) as refused:
+            self.run_release_files({}, 'c/', self.path('base'))
+        self.assertEqual(
+            str(refused.exception),
+            'buildout.hash.cfg has no section for c/: run ./update-hash.')
 
 
 def rebootstrap_md5():

@@ -1,7 +1,9 @@
 """The release's files: hashes up to date, catalog and schemas valid and
 formatted as SlapOS formats them."""
 import collections
+import configparser
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -12,7 +14,7 @@ import unittest
 
 import jsonschema
 
-from support import TOP
+from support import TOP, read
 
 
 def load(name):
@@ -44,6 +46,56 @@ def unformatted(top):
     return wrong
 
 
+def slapos_update_hash(text, directory):
+    """`text`, a buildout.hash.cfg in `directory`, as SlapOS's update-hash
+    script (the top-level `update-hash` of SlapOS's repository) rewrites
+    it, read the way that script reads it: line by line, comment lines
+    ("#...") kept where they are, a line starting with "[" opens a section,
+    a line with "=" is an option that must be `filename` or `md5sum` (any
+    other: ValueError, the script stops), every md5sum line dropped and,
+    in each section that has a filename, one made again from the file's
+    bytes and put as the section's third line (after its header and the
+    line after it).  Lines before the first section are kept as they are;
+    an option there fails as the script's assertion does."""
+    out, section, filename, line_end = [], None, None, '\n'
+
+    def close():
+        if section is not None and filename is not None:
+            with open(os.path.join(directory, filename), 'rb') as f:
+                digest = hashlib.md5(f.read()).hexdigest()
+            section.insert(2, 'md5sum = %s%s' % (digest, line_end))
+        out.extend(section or ())
+
+    for line in text.splitlines(keepends=True):
+        if line.startswith('#'):
+            (out if section is None else section).append(line)
+        elif line.startswith('['):
+            close()
+            section, filename = [line], None
+        elif '=' in line:
+            if section is None:
+                raise AssertionError(line)
+            name, value = (part.strip() for part in line.split('=', 1))
+            if name == 'filename':
+                filename = value
+                section.append(line)
+            elif name == 'md5sum':
+                line_end = line[len(line.rstrip('\r\n')):]
+            else:
+                raise ValueError('Unknown key: %r' % name)
+        else:
+            (out if section is None else section).append(line)
+    close()
+    return ''.join(out)
+
+
+def hash_sections(text):
+    """{section: {option: value}} of a buildout.hash.cfg."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return {name: dict(parser[name]) for name in parser.sections()}
+
+
 class TestHashes(unittest.TestCase):
 
     def update_hash(self, top, *args):
@@ -54,6 +106,58 @@ class TestHashes(unittest.TestCase):
     def test_buildout_hash_cfg_is_current(self):
         result = self.update_hash(TOP, '--check')
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+
+    def test_in_the_form_slapos_update_hash_maintains(self):
+        """SlapOS's update-hash would leave buildout.hash.cfg as it is:
+        one section per file, filename and md5sum only, each md5sum the
+        file's; and every file software.cfg fetches has its section."""
+        text = read(os.path.join(TOP, 'buildout.hash.cfg'))
+        self.assertEqual(slapos_update_hash(text, TOP), text)
+        sections = hash_sections(text)
+        for name, options in sections.items():
+            self.assertEqual(sorted(options), ['filename', 'md5sum'], name)
+            with open(os.path.join(TOP, options['filename']), 'rb') as f:
+                self.assertEqual(options['md5sum'],
+                                 hashlib.md5(f.read()).hexdigest(), name)
+        filenames = {options['filename'] for options in sections.values()}
+        for path in ['setup.py'] + [
+                os.path.relpath(p, TOP) for p in glob.glob(os.path.join(
+                    TOP, '*', '**', '*.py'), recursive=True)]:
+            if path.startswith(('build/', 'slapos_re6st/', 'setup.py')):
+                self.assertIn(path, filenames)
+
+    def test_the_slapos_way_of_reading_sees_a_breach(self):
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        with open(os.path.join(tmp, 'a.py'), 'w') as f:
+            f.write('a\n')
+        good = ('# c\n\n[a.py]\nfilename = a.py\nmd5sum = %s\n\n'
+                % hashlib.md5(b'a\n').hexdigest())
+        self.assertEqual(slapos_update_hash(good, tmp), good)
+        # a stale md5sum: made again
+        stale = good.replace('md5sum = ', 'md5sum = 0')
+        self.assertEqual(slapos_update_hash(stale, tmp), good)
+        # a section named after no file loses its md5sum
+        self.assertEqual(
+            slapos_update_hash('[a]\nmd5sum = 0\n', tmp), '[a]\n')
+        # a list of files stops the script
+        with self.assertRaises(ValueError):
+            slapos_update_hash('[a]\nfiles =\n  a.py 0\n', tmp)
+
+    def test_update_hash_writes_what_slapos_update_hash_writes(self):
+        """After a change, ./update-hash and SlapOS's script agree."""
+        tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, tmp)
+        top = os.path.join(tmp, 'release')
+        shutil.copytree(TOP, top, ignore=shutil.ignore_patterns(
+            '.work', '.git', '__pycache__', '.slapos*'))
+        with open(os.path.join(top, 'slapos_re6st', 'lib', 'ca.py'),
+                  'a') as f:
+            f.write('\n# changed\n')
+        before = read(os.path.join(top, 'buildout.hash.cfg'))
+        self.assertEqual(self.update_hash(top).returncode, 0)
+        self.assertEqual(read(os.path.join(top, 'buildout.hash.cfg')),
+                         slapos_update_hash(before, top))
 
     def test_check_names_the_stale_file_and_update_fixes_it(self):
         tmp = tempfile.mkdtemp()
