@@ -1,6 +1,6 @@
-"""bin/bootstrap-instance of the release (the [bootstrap-instance] part of
-software.cfg copies this file there, after a first line naming the
-release's Python with -S).
+"""bin/bootstrap-instance of the release: this very file, after a first
+line naming the release's Python with -S (install(), which the
+[bootstrap-instance] part of software.cfg calls, writes it there).
 
 slapos node runs it in a partition before the partition's buildout: it
 writes <partition>/sbin/buildout, the release's bin/buildout run by
@@ -24,21 +24,33 @@ def isolated(text):
     return '\n'.join(lines)
 
 
+def write_script(path, text):
+    """An executable file at `path` holding `text`, written only if it
+    holds something else, never seen half written."""
+    try:
+        with open(path) as f:
+            if f.read() == text:
+                return
+    except FileNotFoundError:
+        pass
+    os.makedirs(os.path.dirname(path) or '.', exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+        f.write(text)
+    os.chmod(path + '.tmp', 0o755)
+    os.replace(path + '.tmp', path)
+
+
+def install(location, python):
+    """This file as the executable script `location`, run by `python` -S
+    (buildout time)."""
+    with open(__file__) as f:
+        write_script(location, '#!%s -S\n' % python + f.read())
+
+
 def main(script=__file__, target='sbin/buildout'):
     bin_directory = os.path.dirname(os.path.abspath(script))
     with open(os.path.join(bin_directory, 'buildout')) as f:
-        text = isolated(f.read())
-    try:
-        with open(target) as f:
-            if f.read() == text:
-                return 0
-    except FileNotFoundError:
-        pass
-    os.makedirs(os.path.dirname(target), exist_ok=True)
-    with open(target + '.tmp', 'w') as f:
-        f.write(text)
-    os.chmod(target + '.tmp', 0o755)
-    os.replace(target + '.tmp', target)
+        write_script(target, isolated(f.read()))
     return 0
 
 

@@ -107,16 +107,17 @@ class TestBootstrapInstance(TempDir):
         self.assertEqual(isolated(isolated(long_path)), isolated(long_path))
 
     def test_as_slapos_node_runs_it(self):
-        """Copied into the release's bin/ after a shebang with -S, run in
-        the partition by that shebang, as slapos node does."""
+        """Installed into the release's bin/ after a shebang with -S, run
+        in the partition by that shebang, as slapos node does."""
         software_bin = self.path('software', 'bin')
         os.makedirs(software_bin)
         with open(os.path.join(software_bin, 'buildout'), 'w') as f:
             f.write('#!%s\nprint("buildout")\n' % sys.executable)
         script = os.path.join(software_bin, 'bootstrap-instance')
-        with open(script, 'w') as f:
-            f.write('#!%s -S\n' % sys.executable + read(
-                bootstrap_instance.__file__))
+        for _ in range(2):  # buildout's install, then its update
+            bootstrap_instance.install(script, sys.executable)
+        self.assertEqual(sorted(os.listdir(software_bin)),
+                         ['bootstrap-instance', 'buildout'])
         partition = self.path('partition')
         os.makedirs(partition)
         for _ in range(2):

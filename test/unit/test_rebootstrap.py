@@ -280,31 +280,38 @@ class TestProfile(TempDir):
         self.assertEqual(sections['versions']['zc.buildout'], '6.0.1')
 
     def test_where_the_profile_was_read_from(self):
-        for section in 'profile', 'rebootstrap':
-            code = compile(base_statement(section), section, 'exec')
-            # SlapOS's fork: an option of every section
-            fork = Recipe()
-            fork.name = section
-            names = {'self': fork,
-                     'options': {'_profile_base_location_': 'http://h/r'}}
-            exec(code, names)
-            found = names.get('base') or names['options']['base']
-            self.assertEqual(found, 'http://h/r')
+        """[profile] finds it and keeps it as buildout:profile-base; the
+        code that finds it is written there only."""
+        sections = profile_sections((3, 11, 2))
+        self.assertEqual(
+            [name for name, options in sections.items()
+             if '_profile_base_location_' in str(options)], ['profile'])
+        self.assertEqual(sections['buildout']['parts'].split()[0], 'profile')
+        code = compile(base_statement('profile'), 'profile', 'exec')
+        # SlapOS's fork: an option of every section
+        fork = Recipe()
+        fork.name = 'profile'
+        fork.buildout = {'buildout': {}}
+        exec(code, {'self': fork,
+                    'options': {'_profile_base_location_': 'http://h/r'}})
+        self.assertEqual(fork.buildout['buildout']['profile-base'],
+                         'http://h/r')
 
-            # PyPI's zc.buildout: the history of the option
-            class Item:
-                source = 'http://h/r/software.cfg'
+        # PyPI's zc.buildout: the history of the option
+        class Item:
+            source = 'http://h/r/software.cfg'
 
-            class Key:
-                history = [Item()]
-            pypi = Recipe()
-            pypi.name = section
-            pypi.buildout = Recipe()
-            pypi.buildout._annotated = {section: {'recipe': Key()}}
-            names = {'self': pypi, 'options': {}}
-            exec(code, names)
-            found = names.get('base') or names['options']['base']
-            self.assertEqual(found, 'http://h/r')
+        class Key:
+            history = [Item()]
+
+        class Buildout(dict):
+            _annotated = {'profile': {'recipe': Key()}}
+        pypi = Recipe()
+        pypi.name = 'profile'
+        pypi.buildout = Buildout(buildout={})
+        exec(code, {'self': pypi, 'options': {}})
+        self.assertEqual(pypi.buildout['buildout']['profile-base'],
+                         'http://h/r')
 
 
 class TestReleaseFiles(TempDir):
@@ -314,9 +321,10 @@ class TestReleaseFiles(TempDir):
         recipe = Recipe()
         recipe.buildout = dict(sections, buildout={
             'download-cache': self.path('cache'), 'directory': self.dir})
+        recipe.buildout['buildout']['profile-base'] = base
         exec(compile(section['install'], 'release-files', 'exec'), {
             'self': recipe, 'location': self.path('part'),
-            'options': {'base': base, 'paths': paths}})
+            'options': {'paths': paths}})
 
     def test_files_of_the_same_name_under_a_download_cache(self):
         """[release-files] fetches many files named alike (__init__.py):
