@@ -1,5 +1,14 @@
 """The release's commands: each main() parses its arguments, sets logging
-up and calls one function of the package.  Nothing else lives here."""
+up and calls one function of the package.  Nothing else lives here.
+
+  service        re6st-service (service.launcher)
+  registry       re6st-registry-service (service.registry)
+  token_manager  re6st-token-manager (tokens.manager)
+  backup         re6st-backup (backup.loop, backup.snapshot)
+  restore        re6st-restore (backup.restore)
+  renew_ca       re6st-renew-ca (lib.ca)
+  admin          re6st-registry-admin: one private RPC (lib.admin)
+"""
 import json
 import logging
 import sys

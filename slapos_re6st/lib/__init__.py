@@ -13,4 +13,6 @@ and checks.  It never imports buildout nor the recipes.
                    (parser, hardening, scale), pinned to one re6stnet
   client           re6st-registry's RPCs, through re6st's own client
   admin            the admin secret: who may call the private RPCs
+  forward          the public side: HAProxy's configuration
+  host_node        the registry's own re6st node: identity, status
 """

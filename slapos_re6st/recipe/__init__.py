@@ -1,9 +1,24 @@
-"""The buildout recipes of the instance profile, one module per step (see
-slapos_re6st/__init__.py).  Buildout-time only: nothing outside this
-package imports it.  Each recipe checks its options in __init__ (a
-zc.buildout.UserError naming what is missing or wrong), computes in
-functions of slapos_re6st.lib, and touches the disk in install(), which
-never returns persistent data (CA, databases, backups)."""
+"""The buildout recipes of the instance profile, one module per step, in
+the order they happen (the entry point names are in setup.py):
+
+  installed          .installed.cfg folded back (compact-installed)
+  slapconfiguration  the partition, read from the master
+  softwaretype       the parts of the requested type (software-type,
+                     optional-parts)
+  parameters         the request, validated against the schema
+  ca                 the network's CA, key and DH
+  admin              the admin secret for the private RPCs (admin-secret)
+  registry           re6st-registry's configuration (registry-config)
+  forward            the public forward's configuration (forward-config)
+  host_node          the registry's own re6st node (host-node)
+  tokens             the token manager's inputs (token-manager)
+  backup             re6st-backup's configuration, the ssh key
+
+Buildout-time only: nothing outside this package imports it.  Each recipe
+checks its options in __init__ (a zc.buildout.UserError naming what is
+missing or wrong), computes in functions of slapos_re6st.lib, and touches
+the disk in install() and update() only, which never return persistent
+data (CA, databases, backups)."""
 import zc.buildout
 
 

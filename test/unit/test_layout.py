@@ -120,6 +120,76 @@ def smells_in_tests(test):
     return found
 
 
+def docstring(path):
+    return ast.get_docstring(parse(path)) or ''
+
+
+def listed(name, text):
+    """Whether `text` has a line of its own starting with `name` (then
+    spaces or the line's end): the maps' tables."""
+    return re.search(r'^\s*%s(\s|$)' % re.escape(name), text, re.M)
+
+
+def folder_paragraph(design, folder):
+    """The paragraph of docs/design.md that starts with **`folder`**."""
+    start = design.find('**`%s`**' % folder)
+    if start < 0:
+        return None
+    end = design.find('\n\n', start)
+    return design[start:end if end >= 0 else len(design)]
+
+
+def off_the_maps(top):
+    """Each module (and folder) that its package's docstring or its
+    folder's paragraph of docs/design.md does not name: the packages of
+    slapos_re6st/ in slapos_re6st/__init__.py, each module in its
+    package's __init__.py, the folders of test/ in test/conftest.py;
+    build/'s files and each package's modules in backquotes in their
+    folder's paragraph of docs/design.md."""
+    with open(os.path.join(top, 'docs', 'design.md')) as f:
+        design = f.read()
+    wrong = []
+
+    def in_design(folder, names):
+        paragraph = folder_paragraph(design, folder)
+        if paragraph is None:
+            wrong.append('docs/design.md has no paragraph **`%s`**' % folder)
+            return
+        for name in names:
+            # `name`, `name/`, `name.py` or `name.function`
+            if not any(form in paragraph for form in (
+                    '`%s`' % name, '`%s/`' % name, '`%s.' % name)):
+                wrong.append('docs/design.md (**`%s`**) does not name %s'
+                             % (folder, name))
+
+    package = os.path.join(top, 'slapos_re6st')
+    subpackages = sorted(n for n in os.listdir(package) if os.path.exists(
+        os.path.join(package, n, '__init__.py')))
+    for name in subpackages:
+        if not listed(name + '/', docstring(
+                os.path.join(package, '__init__.py'))):
+            wrong.append('slapos_re6st/__init__.py does not name %s/' % name)
+        init = os.path.join(package, name, '__init__.py')
+        modules = sorted(n[:-3] for n in os.listdir(os.path.join(
+            package, name)) if n.endswith('.py') and n != '__init__.py')
+        for module in modules:
+            if not listed(module, docstring(init)):
+                wrong.append('slapos_re6st/%s/__init__.py does not name %s'
+                             % (name, module))
+        in_design('slapos_re6st/%s/' % name, modules)
+    in_design('build/', sorted(n for n in os.listdir(os.path.join(
+        top, 'build')) if n.endswith('.py')))
+    test = os.path.join(top, 'test')
+    folders = sorted(n for n in os.listdir(test) if glob.glob(
+        os.path.join(test, n, '*.py')))
+    for name in folders:
+        if not listed('test/%s/' % name, docstring(
+                os.path.join(test, 'conftest.py'))):
+            wrong.append('test/conftest.py does not name test/%s/' % name)
+    in_design('test/', [n + '/' for n in folders])
+    return wrong
+
+
 class TestLayout(TempDir):
 
     def write(self, path, text):
@@ -161,3 +231,29 @@ class TestLayout(TempDir):
                    % ('48.0.1', 'x86' + '_64'))
         self.assertEqual(len(smells_in_tests(self.dir)), 3,
                          smells_in_tests(self.dir))
+
+    def test_every_module_is_on_the_maps(self):
+        self.assertEqual(off_the_maps(TOP), [])
+        # the check sees a breach: a module, a package and a test folder
+        # named nowhere
+        self.write('docs/design.md', '**`slapos_re6st/a/`** `b`\n\n'
+                   '**`build/`** `c.py`\n\n**`test/`** `unit/`\n')
+        self.write('slapos_re6st/__init__.py', '"""\n  a/  A\n"""\n')
+        self.write('slapos_re6st/a/__init__.py', '"""\n  b  B\n"""\n')
+        for path in ('slapos_re6st/a/b.py', 'build/c.py',
+                     'test/unit/test_b.py'):
+            self.write(path, '')
+        self.write('test/conftest.py', '"""\ntest/unit/  U\n"""\n')
+        self.assertEqual(off_the_maps(self.dir), [])
+        self.write('slapos_re6st/a/bb.py', '')
+        self.write('slapos_re6st/d/__init__.py', '')
+        self.write('build/e.py', '')
+        self.write('test/f/test_f.py', '')
+        self.assertEqual(off_the_maps(self.dir), [
+            'slapos_re6st/a/__init__.py does not name bb',
+            'docs/design.md (**`slapos_re6st/a/`**) does not name bb',
+            'slapos_re6st/__init__.py does not name d/',
+            'docs/design.md has no paragraph **`slapos_re6st/d/`**',
+            'docs/design.md (**`build/`**) does not name e.py',
+            'test/conftest.py does not name test/f/',
+            'docs/design.md (**`test/`**) does not name f/'])
