@@ -12,7 +12,8 @@ is a whole backup.  One backup (or restore) at a time (<directory>/.lock).
   directory   the backup directory: names, lock, status, deployment time
   snapshot    one backup now, the last `keep` kept
   repository  the partition's git repository, pushed to backup-repository
-  push        each backup committed and pushed, failures retried
+  push        each backup committed and pushed beside the backups (a
+              stalled remote delays none), failures retried
   rotation    the registry's own log, rotated
   loop        the re6st-backup service
   restore     re6st-restore

@@ -1,7 +1,9 @@
 """The re6st-backup service (re6st-backup --loop): a backup at start
 (unless the newest is younger than a period), then one every `period`
-seconds, retrying sooner after a failure; failed pushes
-tried again every minute; the registry's log rotated when due."""
+seconds, retrying sooner after a failure; the registry's log rotated when
+due.  Pushes to backup-repository run beside it (push.Pusher: after each
+backup, failed ones tried again every minute): a remote that stalls
+delays no backup."""
 import logging
 import os
 import time
@@ -9,7 +11,7 @@ import time
 from ..lib.wait import wait_for
 from .directory import (
     BackupError, backup_names, backup_time, databases, read_status)
-from .push import catch_up, push_pending
+from .push import Pusher
 from .rotation import maybe_rotate
 from .snapshot import backup
 
@@ -49,28 +51,24 @@ def loop(config, iterations=None, retry_delay=RETRY_DELAY):
             lambda: all(map(os.path.exists, paths)), min(period, START_WAIT),
             interval=2):
         log.warning('the databases do not all exist yet: trying anyway')
-    push_due = None  # when to try backup-repository again after a failure
+    pusher = Pusher(config, retry_delay)
+    pusher.start()
+    try:
+        run(config, due, iterations, retry_delay, pusher)
+    finally:
+        pusher.stop()
+        if iterations is not None:  # a test: its pushes done
+            pusher.join()
+
+
+def run(config, due, iterations, retry_delay, pusher):
+    period = config['period']
     count = 0
     while iterations is None or count < iterations:
         count += 1
-        now = time.monotonic()
-        if now < due and (now >= push_due if push_due is not None
-                          else push_pending(config)):
-            try:
-                error = catch_up(config)
-            except Exception:
-                log.exception('pushing to backup-repository failed')
-                error = True
-            if error:
-                if error is not True:
-                    log.error('%s', error)
-                push_due = time.monotonic() + retry_delay
-            else:
-                log.info('backup-repository is up to date')
-                push_due = None
         if time.monotonic() >= due:
             try:
-                path = backup(config)
+                path = backup(config, push_now=False)
             except BackupError as e:
                 log.error('%s', e)
                 due = time.monotonic() + min(retry_delay, period)
@@ -80,13 +78,10 @@ def loop(config, iterations=None, retry_delay=RETRY_DELAY):
             else:
                 log.info('backup written: %s', path)
                 due = time.monotonic() + period
-                push_due = (time.monotonic() + retry_delay
-                            if read_status(config['directory']).get(
-                                'push-error') else None)
+                pusher.wake()
         try:
             maybe_rotate(config)
         except OSError as e:
             log.error('rotating %s failed: %s', config['registry-log'], e)
         if iterations is None or count < iterations:
-            wake = min(due, push_due) if push_due is not None else due
-            time.sleep(max(1, min(wake - time.monotonic(), ROTATE_CHECK)))
+            time.sleep(max(1, min(due - time.monotonic(), ROTATE_CHECK)))

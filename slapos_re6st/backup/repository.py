@@ -52,6 +52,12 @@ esac
 '''
 # Seconds a git command may take (a push of a large first history).
 TIMEOUT = 900
+# A transfer that stalls this long ends (http(s): less than LOW_SPEED bytes
+# a second; ssh: no answer to its keep-alives, or no connection), and a
+# listing of the remote's branches (ls-remote: small, but it is where an
+# https handshake that never ends would hang) takes at most twice this.
+STALL_TIME = 60
+LOW_SPEED = 1000
 
 
 # -- the partition's ssh key --------------------------------------------------
@@ -89,6 +95,7 @@ class Repository:
     ssh_key: str = None
     known_hosts: str = None
     timeout: float = TIMEOUT
+    stall_time: int = STALL_TIME
 
     # -- running git
 
@@ -116,7 +123,10 @@ class Repository:
         if remote is not None and remote.kind == 'ssh':
             command = ['ssh', '-o', 'BatchMode=yes',
                        '-o', 'StrictHostKeyChecking=accept-new',
-                       '-o', 'ConnectTimeout=30']
+                       '-o', 'ConnectTimeout=%d' % self.stall_time,
+                       '-o', 'ServerAliveInterval=%d' % max(
+                           1, self.stall_time // 4),
+                       '-o', 'ServerAliveCountMax=4']
             if self.ssh_key:
                 command += ['-i', self.ssh_key, '-o', 'IdentitiesOnly=yes']
             if self.known_hosts:
@@ -124,19 +134,22 @@ class Repository:
             env['GIT_SSH_COMMAND'] = ' '.join(map(shlex.quote, command))
         return env
 
-    def run(self, *args, cwd=None, env=None, check=True):
+    def run(self, *args, cwd=None, env=None, check=True, timeout=None):
         """git `args`: its standard output, stripped.  RepositoryError with
         git's own message (never a password) when it fails."""
+        timeout = timeout or self.timeout
         try:
             result = subprocess.run(
                 [self.git, '-c', 'credential.helper=', '-c',
-                 'core.askPass=', *args],
+                 'core.askPass=',
+                 '-c', 'http.lowSpeedLimit=%d' % LOW_SPEED,
+                 '-c', 'http.lowSpeedTime=%d' % self.stall_time, *args],
                 cwd=cwd, env=dict(self.env(), **(env or {})),
                 stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                timeout=self.timeout)
+                timeout=timeout)
         except subprocess.TimeoutExpired:
             raise RepositoryError('git %s took more than %s s: is %s'
-                                  ' reachable?' % (args[0], self.timeout,
+                                  ' reachable?' % (args[0], timeout,
                                                    self.shown()))
         except OSError as e:
             raise RepositoryError('git cannot run (%s): install git (Debian:'
@@ -214,7 +227,8 @@ class Repository:
 
     def remote_head(self):
         """The commit of the remote's branch main, or None if it has none."""
-        out = self.run('ls-remote', '--', self.remote.url, BRANCH)
+        out = self.run('ls-remote', '--', self.remote.url, BRANCH,
+                       timeout=2 * self.stall_time)
         for line in out.splitlines():
             commit, _, ref = line.partition('\t')
             if ref == BRANCH:

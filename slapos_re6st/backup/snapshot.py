@@ -115,12 +115,13 @@ def prune(directory, keep, new):
     return removed
 
 
-def backup(config):
-    """Make one backup now, keep the last `keep`, push it to
-    backup-repository if there is one, record the outcome in the status
-    file.  Returns the backup's path; BackupError (recorded too) when it
-    fails.  A failed push does not fail the backup: it is recorded in the
-    status file (push-error)."""
+def backup(config, push_now=True):
+    """Make one backup now, keep the last `keep`, commit it to the
+    partition's repository and (if `push_now`: the service pushes from a
+    thread of its own) push it to backup-repository if there is one,
+    record the outcome in the status file.  Returns the backup's path;
+    BackupError (recorded too) when it fails.  A failed push does not fail
+    the backup: it is recorded in the status file (push-error)."""
     directory = config['directory']
     owner = os.stat(directory).st_uid if os.path.isdir(directory) else None
     if owner not in (None, os.geteuid()):
@@ -145,7 +146,7 @@ def backup(config):
                        'last-backup': os.path.basename(path),
                        'last-error': None, 'last-error-time': None})
         write_status(directory, status)
-        error = push.push(config, status, path)
+        error = push.record(config, status, path)
         write_status(directory, status)
         if error:
             log.error('%s', error)
@@ -156,4 +157,8 @@ def backup(config):
         except OSError as e:  # the backup itself is done
             log.error('removing old backups from %s failed: %s',
                       directory, e)
-        return path
+    if push_now and not error:
+        error = push.catch_up(config)
+        if error:
+            log.error('%s', error)
+    return path

@@ -1,13 +1,15 @@
 """What the backup promise checks: the last attempt did not fail (nor the
 last push to backup-repository), the newest backup is recent; a new
-partition has two periods for its first backup."""
+partition has two periods for its first backup.  A push in progress is
+said too."""
 import os
 import time
 
 from ..backup.directory import (
     DEPLOYED, backup_names, backup_time, deployed, load_config, read_status,
     utc)
-from ..backup.push import repository_url
+from ..backup.push import pushing, repository_url
+from ..lib import remote
 from .base import CheckPromise
 
 
@@ -27,7 +29,19 @@ def backup_health(config):
     """(True, what is fine) or (False, what is wrong and what to do), on
     the real clock: the last attempt failed; the newest backup is older
     than twice the period; there is no backup and the partition was
-    deployed more than two periods ago."""
+    deployed more than two periods ago.  Either ends with the push in
+    progress, if one is."""
+    ok, message = health(config)
+    status = read_status(config['directory'])
+    url = repository_url(config)
+    if url and status.get('push-started') and pushing(config['directory']):
+        message = '%s  A push to backup-repository %s is in progress' \
+            ' since %s.' % (message.rstrip(), remote.redact(url),
+                            status['push-started'])
+    return ok, message
+
+
+def health(config):
     directory = config['directory']
     period = config['period']
     limit = 2 * period

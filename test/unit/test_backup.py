@@ -10,7 +10,7 @@ import time
 
 import zc.buildout
 
-from slapos_re6st.backup import directory, loop, snapshot
+from slapos_re6st.backup import directory, loop, push, snapshot
 from slapos_re6st.backup.directory import BackupError
 from slapos_re6st.cli import backup as backup_cli
 from slapos_re6st.lib import ca, files
@@ -152,7 +152,8 @@ class TestBackup(PartitionTestCase):
             os.makedirs(os.path.join(where, name, 'sub'))
         snapshot.backup(p.config)
         self.assertEqual(sorted(n for n in os.listdir(where)
-                                if n.startswith('.') and n != '.lock'), [])
+                                if n.startswith('.') and n not in (
+                                    '.lock', push.PUSH_LOCK)), [])
 
     def test_on_demand_command(self):
         p = self.partition()

@@ -17,9 +17,11 @@ from slapos_re6st.backup import directory, loop, push, restore, snapshot
 from slapos_re6st.cli import backup as backup_cli
 from slapos_re6st.lib import remote
 from slapos_re6st.promise.backup import backup_health
+from support import until
 from support.git import GIT, bare, git, log_of, needs_git, serve_git_http
 from support.partition import PartitionTestCase
 from support.sshd import Sshd, sshd_unusable
+from support.tarpit import Tarpit
 
 
 class TestParse(unittest.TestCase):
@@ -378,3 +380,104 @@ class TestPushOverSsh(PartitionTestCase):
         error = directory.read_status(p.config['directory'])['push-error']
         self.assertIn('Host key verification failed', error)
         self.assertEqual(len(log_of(self.remote)), 1)
+
+
+@needs_git
+class TestStalledRemote(PartitionTestCase):
+    """backup-repository on a server that accepts and never answers, or
+    answers a byte a second, over http and ssh: the transfer ends once it
+    stalled `stall-time` seconds (60 in a partition, 2 here), with a
+    sentence in the status and the promise; local backups go on meanwhile.
+    (Issue 19, point 5: git ls-remote hung until the server went away,
+    and no backup was made meanwhile.)"""
+
+    STALL = 2
+
+    def stalled(self, kind, drip=None):
+        """A partition whose backup-repository is a tarpit."""
+        tarpit = Tarpit(drip)
+        self.addCleanup(tarpit.close)
+        p = self.partition()
+        if kind == 'http':
+            p.set_repository('http://127.0.0.1:%s/backups.git'
+                             % tarpit.port)
+        else:
+            p.set_repository('ssh://backup@127.0.0.1:%s/backups.git'
+                             % tarpit.port)
+        p.config['stall-time'] = self.STALL
+        return p
+
+    def assertEnds(self, p):
+        """A backup with its push ends within a few stall times, the push
+        failed with a sentence naming the repository."""
+        done = []
+        worker = threading.Thread(
+            target=lambda: done.append(snapshot.backup(p.config)),
+            daemon=True)
+        start = time.monotonic()
+        worker.start()
+        worker.join(10 * self.STALL)
+        self.assertTrue(done, 'the push still runs after %s s'
+                        % (10 * self.STALL))
+        elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, self.STALL * 0.9)
+        status = directory.read_status(p.config['directory'])
+        self.assertIn('127.0.0.1', status['push-error'])
+        self.assertIsNone(status['push-started'])
+        ok, message = backup_health(p.config)
+        self.assertFalse(ok)
+        self.assertIn('backup-repository', message)
+        self.assertEqual(len(p.backups()), 1)
+
+    def test_http_never_answers(self):
+        self.assertEnds(self.stalled('http'))
+
+    def test_http_a_byte_a_second(self):
+        self.assertEnds(self.stalled('http', b'HTTP/1.1 200 OK\r\nX-Slow: '))
+
+    def test_ssh_never_answers(self):
+        self.assertEnds(self.stalled('ssh'))
+
+    def test_ssh_a_byte_a_second(self):
+        self.assertEnds(self.stalled('ssh', b'SSH-2.0-OpenSSH_9.2\r\n'))
+
+    def test_backups_go_on_while_a_push_stalls(self):
+        """The service's loop, a backup a second: they are made on time
+        while the push hangs; the push shows in the status and the
+        promise while it runs, then its failure."""
+        p = self.stalled('http')
+        p.config['stall-time'] = 4
+        p.config['period'] = 1
+        seen = []
+
+        def watch():
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not seen:
+                status = directory.read_status(p.config['directory'])
+                if status.get('push-started'):
+                    seen.append((status, backup_health(p.config),
+                                 len(p.backups())))
+                time.sleep(0.1)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        runner = threading.Thread(target=loop.loop, args=(p.config,),
+                                  kwargs={'iterations': 4}, daemon=True)
+        start = time.monotonic()
+        runner.start()
+        # 4 backups a second apart, whatever the push does
+        self.assertTrue(until('4 backups', lambda: len(p.backups()) >= 4,
+                              8, 0.1))
+        self.assertLess(time.monotonic() - start, 6)
+        watcher.join()
+        status, (ok, message), _ = seen[0]
+        self.assertTrue(ok, message)
+        self.assertIn('in progress', message)
+        self.assertIn('127.0.0.1', message)
+        runner.join(30)
+        self.assertFalse(runner.is_alive())
+        status = directory.read_status(p.config['directory'])
+        self.assertIsNone(status['push-started'])
+        self.assertIn('127.0.0.1', status['push-error'])
+        ok, message = backup_health(p.config)
+        self.assertFalse(ok)
+        self.assertIn('backup-repository', message)
