@@ -607,12 +607,32 @@ def main():
     parser.add_argument('--runs', type=int, default=3,
                         help='runs of the quick figures')
     parser.add_argument('--only', default='ca,supply,usable,noop,abuse,rss,'
-                        'tokens,backup,certificates',
+                        'tokens,backup,certificates,scale',
                         help='figures to measure, comma separated')
+    parser.add_argument('--scale-sizes', default='1,1000,10000,100000',
+                        help='nodes of the registries of the scale figures')
+    parser.add_argument('--scale-budget', type=float, default=20,
+                        help='seconds each scale figure may take (at least'
+                        ' 2 measures)')
+    parser.add_argument('--scale-cache', default=os.path.join(
+        TOP, '.work', 'bench-cache'), help='where the filled databases'
+        ' of the scale figures are kept between runs')
     args = parser.parse_args()
     only = args.only.split(',')
-    bench = Bench(os.path.abspath(args.base))
     started = time.monotonic()
+    if 'scale' in only:
+        # re6st-registry with 1 to 100 000 nodes, re6st's own beside the
+        # release's (tools/scale_bench.py; no SlapOS)
+        from tools import scale_bench
+        log('The registry at scale, re6st 0.642 beside the release...')
+        scale_bench.run(args.scale_cache, [int(n) for n in
+                                           args.scale_sizes.split(',')],
+                        args.scale_budget, os.path.join(
+                            os.path.dirname(args.output), 'scale.json'))
+        only.remove('scale')
+        if not only:
+            return
+    bench = Bench(os.path.abspath(args.base))
     try:
         if 'ca' in only:
             log("CA creation, ours and the anchor release's way...")

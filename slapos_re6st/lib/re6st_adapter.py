@@ -31,6 +31,8 @@ written for one re6stnet version (RE6STNET_VERSION) and refusing any other
   local user may connect from 127.0.0.1;
 - serve: re6st-registry's own main() with all of the above.
 """
+import binascii
+import calendar
 import datetime
 import heapq
 import http.client
@@ -205,6 +207,107 @@ def guard_private(server, secret):
 
 # -- a registry whose cost per request does not grow with its size -----------
 
+_BEGIN = b'-----BEGIN CERTIFICATE-----'
+_END = b'-----END CERTIFICATE-----'
+_SERIAL_OID = b'\x06\x03\x55\x04\x05'
+
+
+class _Unusual(Exception):
+    """Not a certificate as re6st writes them: read it with OpenSSL."""
+
+
+def _tlv(d, i):
+    tag = d[i]
+    n = d[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7f
+        if not 0 < k <= 4:
+            raise _Unusual
+        n = int.from_bytes(d[i:i + k], 'big')
+        i += k
+    return tag, i, i + n
+
+
+def _cert_fields(pem):
+    """(subject serialNumber or None, notAfter as re6st's x509.notAfter
+    gives it) of the PEM certificate `pem`, read from its DER directly
+    (5 times faster than OpenSSL and strptime, for the 100 000 certificates
+    read at start); _Unusual for anything but what re6st writes (one
+    certificate filling the PEM block, UTCTime or GeneralizedTime in Z,
+    the serial a PrintableString or UTF8String)."""
+    if isinstance(pem, str):
+        pem = pem.encode('ascii')
+    if not pem.startswith(_BEGIN):
+        raise _Unusual
+    end = pem.find(_END)
+    if end < 0:
+        raise _Unusual
+    d = binascii.a2b_base64(pem[len(_BEGIN):end])
+    tag, s, e = _tlv(d, 0)
+    if tag != 0x30 or e != len(d):
+        raise _Unusual
+    tag, i, te = _tlv(d, s)
+    if tag != 0x30 or te > e:
+        raise _Unusual
+    tag, cs, ce = _tlv(d, i)
+    if tag == 0xa0:
+        tag, cs, ce = _tlv(d, ce)
+    if tag != 0x02:
+        raise _Unusual
+    for expected in 0x30, 0x30:          # signature algorithm, issuer
+        tag, cs, ce = _tlv(d, ce)
+        if tag != expected:
+            raise _Unusual
+    tag, vs, ve = _tlv(d, ce)            # validity
+    if tag != 0x30:
+        raise _Unusual
+    tag, cs, ce = _tlv(d, vs)            # notBefore
+    tag, ts, tend = _tlv(d, ce)          # notAfter
+    t = d[ts:tend]
+    if tag == 0x17 and len(t) == 13 and t[12:] == b'Z':
+        year = int(t[:2])
+        year += 1900 if year >= 50 else 2000
+        t = t[2:]
+    elif tag == 0x18 and len(t) == 15 and t[14:] == b'Z':
+        year = int(t[:4])
+        t = t[4:]
+    else:
+        raise _Unusual
+    if not t[:10].isdigit():
+        raise _Unusual
+    month, day, hour, minute, second = (int(t[k:k + 2]) for k in range(0, 10, 2))
+    if second > 59:
+        raise _Unusual
+    try:
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise _Unusual
+    not_after = calendar.timegm((year, month, day, hour, minute, second))
+    tag, ss, se = _tlv(d, ve)            # subject
+    if tag != 0x30:
+        raise _Unusual
+    serial = None
+    i = ss
+    while i < se:
+        tag, rs, re_ = _tlv(d, i)
+        if tag != 0x31:
+            raise _Unusual
+        j = rs
+        while j < re_:
+            tag, a, b = _tlv(d, j)
+            if tag != 0x30:
+                raise _Unusual
+            if d[a:a + 5] == _SERIAL_OID:
+                vtag, x, y = _tlv(d, a + 5)
+                if vtag not in (0x13, 0x0c):
+                    raise _Unusual
+                return d[x:y].decode('utf-8'), not_after
+            j = b
+        i = re_
+    return serial, not_after
+
+
 def _key(prefix):
     """A prefix ('0101') as one int: its bits after a leading 1."""
     return int('1' + prefix, 2)
@@ -323,10 +426,15 @@ class ScaledRegistryServer(registry.RegistryServer):
         if pem is None:
             return
         try:
-            cert = crypto.load_certificate(crypto.FILETYPE_PEM, pem)
-        except crypto.Error:   # as re6st's iterCert: not a certificate
-            return
-        serial = cert.get_subject().serialNumber
+            serial, not_after = _cert_fields(pem)
+        except (_Unusual, ValueError, IndexError, binascii.Error):
+            # re6st's own way
+            try:
+                cert = crypto.load_certificate(crypto.FILETYPE_PEM, pem)
+            except crypto.Error:   # as re6st's iterCert: not a certificate
+                return
+            serial = cert.get_subject().serialNumber
+            not_after = x509.notAfter(cert)
         if not serial:
             value = _NONE
         else:
@@ -337,7 +445,6 @@ class ScaledRegistryServer(registry.RegistryServer):
             if not 0 <= value < _DENSE:
                 self._odd_serials[key] = serial
                 value = _ODD
-        not_after = x509.notAfter(cert)
         self._certs[key] = not_after << _SERIAL_BITS | value
         heapq.heappush(self._expiry, not_after << 160 | key)
         self._serial_add(key, value, 1)

@@ -12,6 +12,7 @@ Stand-ins: the clock (time.time in both modules, and the times OpenSSL
 writes in the certificates they issue) is the test's; babeld and the
 registry's main node are absent (no RPC here needs them)."""
 import argparse
+import binascii
 import os
 import random
 import shutil
@@ -418,3 +419,64 @@ class TestScaledRegistryServer(TempDir):
                              pair.scaled.getSubjectSerial())
         finally:
             pair.stop()
+
+
+class TestCertificateFields(TempDir):
+    """What the adapter reads from a certificate without OpenSSL at start
+    (re6st_adapter._cert_fields) is what re6st reads with it, or it leaves
+    the certificate to OpenSSL."""
+
+    def certificate(self, serial, not_after, string_type=None):
+        from cryptography import x509 as cx509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID
+        import datetime
+        names = [cx509.NameAttribute(NameOID.COMMON_NAME, '1/4')]
+        if serial is not None:
+            kw = {'_type': string_type} if string_type else {}
+            names.insert(0, cx509.NameAttribute(NameOID.SERIAL_NUMBER,
+                                                serial, **kw))
+        key = KEYS[0]
+        start = datetime.datetime(2020, 1, 1)
+        return (cx509.CertificateBuilder()
+                .subject_name(cx509.Name(names))
+                .issuer_name(cx509.Name(names[-1:]))
+                .public_key(key.public_key()).serial_number(7)
+                .not_valid_before(start).not_valid_after(not_after)
+                .sign(key, hashes.SHA256())
+                .public_bytes(ca.serialization.Encoding.PEM))
+
+    def re6st_fields(self, pem):
+        from re6st import x509
+        cert = crypto.load_certificate(crypto.FILETYPE_PEM, pem)
+        return cert.get_subject().serialNumber, x509.notAfter(cert)
+
+    def test_the_same_fields(self):
+        import datetime
+        from cryptography.x509.name import _ASN1Type
+        cases = [
+            ('12', datetime.datetime(2030, 5, 6, 7, 8, 9), None),
+            (None, datetime.datetime(2030, 5, 6, 7, 8, 9), None),
+            ('', datetime.datetime(2049, 12, 31, 23, 59, 59), None),
+            ('3', datetime.datetime(2051, 1, 1), None),  # GeneralizedTime
+            ('ünï', datetime.datetime(2030, 1, 1), _ASN1Type.UTF8String),
+        ]
+        for serial, not_after, string_type in cases:
+            pem = self.certificate(serial, not_after, string_type)
+            self.assertEqual(re6st_adapter._cert_fields(pem),
+                             self.re6st_fields(pem), serial)
+        # another string type: left to OpenSSL
+        pem = self.certificate('5', datetime.datetime(2030, 1, 1),
+                               _ASN1Type.BMPString)
+        with self.assertRaises(re6st_adapter._Unusual):
+            re6st_adapter._cert_fields(pem)
+
+    def test_anything_else_left_to_openssl(self):
+        import datetime
+        pem = self.certificate('1', datetime.datetime(2030, 1, 1))
+        lines = pem.split(b'\n')
+        for other in (b'reserved', pem.replace(b'CERTIFICATE', b'X509 CRL'),
+                      b'\n'.join(lines[:3] + lines[-2:])):
+            with self.assertRaises((re6st_adapter._Unusual, ValueError,
+                                    IndexError, binascii.Error)):
+                re6st_adapter._cert_fields(other)
