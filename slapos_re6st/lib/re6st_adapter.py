@@ -212,7 +212,7 @@ _END = b'-----END CERTIFICATE-----'
 _SERIAL_OID = b'\x06\x03\x55\x04\x05'
 
 
-class _Unusual(Exception):
+class Unusual(Exception):
     """Not a certificate as re6st writes them: read it with OpenSSL."""
 
 
@@ -223,45 +223,45 @@ def _tlv(d, i):
     if n & 0x80:
         k = n & 0x7f
         if not 0 < k <= 4:
-            raise _Unusual
+            raise Unusual
         n = int.from_bytes(d[i:i + k], 'big')
         i += k
     return tag, i, i + n
 
 
-def _cert_fields(pem):
+def cert_fields(pem):
     """(subject serialNumber or None, notAfter as re6st's x509.notAfter
     gives it) of the PEM certificate `pem`, read from its DER directly
     (5 times faster than OpenSSL and strptime, for the 100 000 certificates
-    read at start); _Unusual for anything but what re6st writes (one
+    read at start); Unusual for anything but what re6st writes (one
     certificate filling the PEM block, UTCTime or GeneralizedTime in Z,
     the serial a PrintableString or UTF8String)."""
     if isinstance(pem, str):
         pem = pem.encode('ascii')
     if not pem.startswith(_BEGIN):
-        raise _Unusual
+        raise Unusual
     end = pem.find(_END)
     if end < 0:
-        raise _Unusual
+        raise Unusual
     d = binascii.a2b_base64(pem[len(_BEGIN):end])
     tag, s, e = _tlv(d, 0)
     if tag != 0x30 or e != len(d):
-        raise _Unusual
+        raise Unusual
     tag, i, te = _tlv(d, s)
     if tag != 0x30 or te > e:
-        raise _Unusual
+        raise Unusual
     tag, cs, ce = _tlv(d, i)
     if tag == 0xa0:
         tag, cs, ce = _tlv(d, ce)
     if tag != 0x02:
-        raise _Unusual
+        raise Unusual
     for expected in 0x30, 0x30:          # signature algorithm, issuer
         tag, cs, ce = _tlv(d, ce)
         if tag != expected:
-            raise _Unusual
+            raise Unusual
     tag, vs, ve = _tlv(d, ce)            # validity
     if tag != 0x30:
-        raise _Unusual
+        raise Unusual
     tag, cs, ce = _tlv(d, vs)            # notBefore
     tag, ts, tend = _tlv(d, ce)          # notAfter
     t = d[ts:tend]
@@ -273,35 +273,35 @@ def _cert_fields(pem):
         year = int(t[:4])
         t = t[4:]
     else:
-        raise _Unusual
+        raise Unusual
     if not t[:10].isdigit():
-        raise _Unusual
+        raise Unusual
     month, day, hour, minute, second = (int(t[k:k + 2]) for k in range(0, 10, 2))
     if second > 59:
-        raise _Unusual
+        raise Unusual
     try:
         datetime.datetime(year, month, day, hour, minute, second)
     except ValueError:
-        raise _Unusual
+        raise Unusual
     not_after = calendar.timegm((year, month, day, hour, minute, second))
     tag, ss, se = _tlv(d, ve)            # subject
     if tag != 0x30:
-        raise _Unusual
+        raise Unusual
     serial = None
     i = ss
     while i < se:
         tag, rs, re_ = _tlv(d, i)
         if tag != 0x31:
-            raise _Unusual
+            raise Unusual
         j = rs
         while j < re_:
             tag, a, b = _tlv(d, j)
             if tag != 0x30:
-                raise _Unusual
+                raise Unusual
             if d[a:a + 5] == _SERIAL_OID:
                 vtag, x, y = _tlv(d, a + 5)
                 if vtag not in (0x13, 0x0c):
-                    raise _Unusual
+                    raise Unusual
                 return d[x:y].decode('utf-8'), not_after
             j = b
         i = re_
@@ -426,8 +426,8 @@ class ScaledRegistryServer(registry.RegistryServer):
         if pem is None:
             return
         try:
-            serial, not_after = _cert_fields(pem)
-        except (_Unusual, ValueError, IndexError, binascii.Error):
+            serial, not_after = cert_fields(pem)
+        except (Unusual, ValueError, IndexError, binascii.Error):
             # re6st's own way
             try:
                 cert = crypto.load_certificate(crypto.FILETYPE_PEM, pem)

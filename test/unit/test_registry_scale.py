@@ -423,7 +423,7 @@ class TestScaledRegistryServer(TempDir):
 
 class TestCertificateFields(TempDir):
     """What the adapter reads from a certificate without OpenSSL at start
-    (re6st_adapter._cert_fields) is what re6st reads with it, or it leaves
+    (re6st_adapter.cert_fields) is what re6st reads with it, or it leaves
     the certificate to OpenSSL."""
 
     def certificate(self, serial, not_after, string_type=None):
@@ -463,13 +463,13 @@ class TestCertificateFields(TempDir):
         ]
         for serial, not_after, string_type in cases:
             pem = self.certificate(serial, not_after, string_type)
-            self.assertEqual(re6st_adapter._cert_fields(pem),
+            self.assertEqual(re6st_adapter.cert_fields(pem),
                              self.re6st_fields(pem), serial)
         # another string type: left to OpenSSL
         pem = self.certificate('5', datetime.datetime(2030, 1, 1),
                                _ASN1Type.BMPString)
-        with self.assertRaises(re6st_adapter._Unusual):
-            re6st_adapter._cert_fields(pem)
+        with self.assertRaises(re6st_adapter.Unusual):
+            re6st_adapter.cert_fields(pem)
 
     def test_anything_else_left_to_openssl(self):
         import datetime
@@ -477,6 +477,6 @@ class TestCertificateFields(TempDir):
         lines = pem.split(b'\n')
         for other in (b'reserved', pem.replace(b'CERTIFICATE', b'X509 CRL'),
                       b'\n'.join(lines[:3] + lines[-2:])):
-            with self.assertRaises((re6st_adapter._Unusual, ValueError,
+            with self.assertRaises((re6st_adapter.Unusual, ValueError,
                                     IndexError, binascii.Error)):
-                re6st_adapter._cert_fields(other)
+                re6st_adapter.cert_fields(other)
