@@ -10,7 +10,9 @@
 #   make token NAME=<reference>        request a shared token instance, print
 #                                      its parameters once its token works
 #   make drop-token NAME=<reference>   destroy it (token deleted, node revoked)
-#   make test                          the whole test suite
+#   make test                          the whole test suite: units (pytest),
+#                                      then the SlapOS-level suite as SlapOS's
+#                                      test runner runs it (tools/sr-test)
 #   make bench                         the benchmark (figures, never fails)
 #   make test-node                     (root) the release on a SlapOS node
 #                                      as SlapOS's node packages make one:
@@ -38,13 +40,15 @@ ifdef NAME
 export RE6ST_NAME := $(value NAME)
 endif
 ENV_STAMP := $(VENV)/.installed-$(shell cat tools/make-env tools/requirements*.txt | md5sum | cut -c1-12)
+SR_VENV := $(WORK)/sr-venv
+SR_STAMP := $(SR_VENV)/.installed-$(shell cat tools/make-env tools/requirements*.txt test/setup.py | md5sum | cut -c1-12)
 # loopback only: the embedded SlapOS, its partitions and the tests
 export SLAPOS_TEST_IPV4 := 127.0.0.1
 export SLAPOS_TEST_IPV6 := ::1
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run stop test bench env token drop-token test-node
+.PHONY: run stop test bench env sr-env token drop-token test-node
 
 ifeq ($(shell id -u),0)
 
@@ -64,6 +68,14 @@ $(ENV_STAMP): tools/make-env tools/requirements.txt tools/requirements-buildout.
 	@chmod 0700 $(WORK)
 	@touch $@
 
+# the environment SlapOS's test runner gives the test egg (test/setup.py)
+sr-env: $(SR_STAMP)
+
+$(SR_STAMP): tools/make-env tools/requirements-sr.txt tools/requirements-buildout.txt test/setup.py
+	@echo "Creating the test runner's Python environment in $(SR_VENV) ..." >&2
+	@PYTHON=$(PYTHON) tools/make-env --sr $(WORK)
+	@touch $@
+
 run: env
 	@$(VENV)/bin/python -m tools.embedded run --base $(WORK)/slapos
 
@@ -75,11 +87,13 @@ token drop-token: env
 
 # The tests' registries listen where `make run`'s does: it is stopped first
 # (data kept; `make run` brings it back).
-test: env
+test: env sr-env
 	@$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/slapos --quiet
 	@mkdir -p $(WORK)/test
-	@cd test && SLAPOS_TEST_WORKING_DIR=$(WORK)/test $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs --durations=15; \
-	status=$$?; cd .. && $(VENV)/bin/python -m tools.embedded stop --base $(WORK)/test --quiet; exit $$status
+	@status=0; \
+	(cd test && $(VENV)/bin/python -m pytest -p no:cacheprovider -v -rs --durations=15) || status=$$?; \
+	SLAPOS_TEST_WORKING_DIR=$(WORK)/test tools/sr-test || status=$$?; \
+	$(VENV)/bin/python -m tools.embedded stop --base $(WORK)/test --quiet; exit $$status
 
 test-node:
 	@echo "make test-node needs root (debootstrap, chroot, mounts): run it as root." >&2; exit 1

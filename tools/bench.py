@@ -35,6 +35,18 @@ FORWARD_PORT = 19201
 TIMEOUT = 600
 
 
+
+def harness_attack():
+    """The tests' attack tool (test/harness/attack.py: the test egg's,
+    which make bench shares), loaded by its path."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), 'test', 'harness', 'attack.py')
+    spec = importlib.util.spec_from_file_location('harness_attack', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 def log(message):
     print(message, file=sys.stderr, flush=True)
 
@@ -531,13 +543,13 @@ class Bench:
                     [int(status['VmHWM'].split()[0]) / 1024], how)
 
     def abuse_figure(self, seconds):
-        """The public side attacked for `seconds` (tools.attack: 200 idle
+        """The public side attacked for `seconds` (test/harness/attack.py: 200 idle
         and 200 slow connections, 300 malformed requests a second, 60
         connections of huge request heads, from 64 addresses of
         127.10.0.0/16) through the IPv4 forward, a probe asking getCa every
         0.2 s from 127.0.0.100: the share of answers within 1 s, the
         registry's peak memory and its logs' growth."""
-        from tools import attack
+        attack = harness_attack()
         url = 'http://127.0.0.1:%s/' % FORWARD_PORT
         partition = self.partition_path()
 
@@ -557,7 +569,7 @@ class Bench:
         with open('/proc/%s/status' % pid) as f:
             status = dict(line.split(':', 1) for line in f)
         latencies = result['getca']
-        how = ('tools.attack for %s s: %s getCa probes, %s malformed'
+        how = ('test/harness/attack.py for %s s: %s getCa probes, %s malformed'
                ' requests sent' % (seconds, len(latencies),
                                    result['malformed']))
         self.record('getCa within 1 s during the attack', '%',

@@ -7,11 +7,9 @@ import os
 import signal
 import threading
 
-from slapos_re6st.lib import process
-from support import until
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
-    RegistryTestCase, answers, get, setUpModule, tearDownModule)
-from tools import attack
+from harness import attack, partition, until
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+    long_test, RegistryTestCase, answers, get, setUpModule, tearDownModule)
 
 PORT = 19451
 ATTACK_SECONDS = 20
@@ -26,6 +24,7 @@ def status_of(pid, field):
                 return int(line.split()[1])
 
 
+@long_test
 class TestPublicSide(RegistryTestCase):
     request = {'forward-ipv4': '127.0.0.1', 'forward-port': PORT}
     url = 'http://127.0.0.1:%s/' % PORT
@@ -90,11 +89,11 @@ class TestSupervision(RegistryTestCase):
         """{service: [PIDs running its command]}."""
         found = {}
         for pidfile in glob.glob(self.path('var', 'run', '*.pid')):
-            _, argv = process.read_pidfile(pidfile)
+            _, argv = partition.read_pidfile(pidfile)
             name = os.path.basename(pidfile)[:-len('.pid')]
             found[name] = [int(pid) for pid in os.listdir('/proc')
                            if pid.isdigit() and argv
-                           and process.runs(int(pid), argv)]
+                           and partition.runs(int(pid), argv)]
         return found
 
     def assertOneOfEach(self):
@@ -120,7 +119,7 @@ class TestSupervision(RegistryTestCase):
             # (gone: it holds no port; supervisord has started the
             # launcher again at once, and its new one)
             self.assertTrue(until('%s stopped' % name, lambda: not (
-                process.command_line(child)), 10, 0.1), name)
+                partition.command_line(child)), 10, 0.1), name)
             self.assertOneOfEach()
 
     def test_a_killed_supervisord_leaves_no_orphan(self):
@@ -129,5 +128,5 @@ class TestSupervision(RegistryTestCase):
             os.kill(supervisor.getPID(), signal.SIGKILL)
         for name, pid in before.items():
             self.assertTrue(until('%s stopped' % name, lambda: not (
-                process.command_line(pid)), 10, 0.1), name)
+                partition.command_line(pid)), 10, 0.1), name)
         self.assertOneOfEach()

@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 
 from cryptography import x509
 
-from slapos_re6st.lib import ca
-from support import until
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
-    RegistryTestCase, answers, get, setUpModule, tearDownModule)
+from harness import until
+from harness.re6st import certificate_request
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+    long_test, RegistryTestCase, answers, get, setUpModule, tearDownModule)
 
 CLIENTS = 16
 REQUESTS = 6          # certificate requests per client
@@ -21,6 +21,7 @@ DEADLINE = 300        # seconds for the whole load, at most
 FORWARD_FAILED = ('HTTP 502', 'HTTP 503', 'HTTP 504')
 
 
+@long_test
 class TestLoad(RegistryTestCase):
     request = {'forward-port': 19401}
 
@@ -39,7 +40,7 @@ class TestLoad(RegistryTestCase):
             return counts
 
     def csr(self):
-        return ca.certificate_request(ca.make_key(2048), 'load')
+        return certificate_request(2048, 'load')
 
     def load(self, label, requests, during=None):
         """CLIENTS threads, each asking `requests` certificates with tokens

@@ -17,13 +17,12 @@ import zlib
 from cryptography import x509
 from slapos.slap.standalone import SlapOSNodeCommandError
 
-from slapos_re6st.backup import directory
-from slapos_re6st.lib.ca import fingerprint
-from support import until
-from support.git import bare, git, log_of, serve_git_http
-from support.promises import run_plugin
-from support.re6st import node_certificate, node_client
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+from harness import until
+from harness.git import GitHttpServer, bare, git, log_of, needs_git_http
+from harness.partition import backup_names, backup_status
+from harness.promises import run_plugin
+from harness.re6st import fingerprint, node_certificate, node_client
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
     WORKING_DIR, RegistryTestCase, connection, get, get_ca, setUpModule,
     software_path, tearDownModule)
 
@@ -43,10 +42,10 @@ def run_promise(plugin, *prefix):
 class OperationsTestCase(RegistryTestCase):
 
     def backups(self):
-        return directory.backup_names(self.path('srv', 'backup'))
+        return backup_names(self.path('srv', 'backup'))
 
     def status(self):
-        return directory.read_status(self.path('srv', 'backup'))
+        return backup_status(self.path('srv', 'backup'))
 
     def run_backup(self):
         """The operator's bin/re6st-backup: the new backup's path."""
@@ -145,6 +144,7 @@ class TestBackups(OperationsTestCase):
         self.assertEqual(code, 0, output)
 
 
+@needs_git_http
 class TestRestore(OperationsTestCase):
     """Backups pushed to backup-repository, a git repository served over
     HTTP with a password; the instance destroyed; a fresh one restored
@@ -156,17 +156,16 @@ class TestRestore(OperationsTestCase):
     def setUpClass(cls):
         served = tempfile.mkdtemp(dir=WORKING_DIR)
         cls.remote = bare(os.path.join(served, 'registry.git'))
-        cls.git_server, _ = serve_git_http(served, 'backup', cls.PASSWORD)
-        cls.request = {'backup-repository':
-                       'http://backup:%s@127.0.0.1:%s/registry.git' % (
-                           cls.PASSWORD, cls.git_server.server_address[1])}
+        cls.git_server = GitHttpServer(served, 'backup', cls.PASSWORD,
+                                       served + '.lighttpd')
+        cls.request = {'backup-repository': cls.git_server.url_with(
+            'backup', cls.PASSWORD, 'registry.git')}
         super().setUpClass()
 
     @classmethod
     def tearDownClass(cls):
         super().tearDownClass()
-        cls.git_server.shutdown()
-        cls.git_server.server_close()
+        cls.git_server.stop()
 
     def serves(self, url, expected):
         """Whether the registry at `url` answers with that CA."""

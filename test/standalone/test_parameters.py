@@ -20,15 +20,15 @@ import zlib
 from cryptography import x509
 from slapos.slap.standalone import SlapOSNodeCommandError
 
-from slapos_re6st.lib import registry_config
-from slapos_re6st.lib.ca import fingerprint, prefix_serial
-from support import until
-from support.mmdb import empty_country_mmdb
-from support.parameters import NETWORK, PARSED, parsed_values
-from support.re6st import node_client, node_prefix, run_conf
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
-    WORKING_DIR, RegistryTestCase, answers, connection, get, get_ca, params,
-    setUpModule, software_path, steady, tearDownModule)
+from harness import until
+from harness.mmdb import empty_country_mmdb
+from harness.parameters import NETWORK, PARSED, parsed_values
+from harness.re6st import (fingerprint, node_client, node_prefix,
+                           prefix_serial, registry_config, run_conf)
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+    WORKING_DIR, RegistryTestCase, answers, connection, get, get_ca,
+    log_directory, params, setUpModule, software_path, steady,
+    tearDownModule)
 
 # A password with what quoting could get wrong, different on every run.
 PASSWORD = 'pw %s "#$\'%%' % secrets.token_hex(12)
@@ -47,7 +47,7 @@ class ParametersTestCase(RegistryTestCase):
         return self.path('etc', 're6st-registry.conf')
 
     def read_config(self):
-        return registry_config.parse(self.config_path())
+        return registry_config(self.config_path())
 
     def ca_state(self):
         state = {}
@@ -257,7 +257,7 @@ class TestSmtpPassword(ParametersTestCase):
                     continue
                 with open(path, 'rb') as f:
                     self.assertNotIn(secret, f.read(), path)
-        log = os.path.join(self.slap._log_directory,
+        log = os.path.join(log_directory(self.slap),
                            'slapos-node-instance.log')
         if os.path.exists(log):
             with open(log, 'rb') as f:

@@ -17,9 +17,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from slapos.slap.standalone import SlapOSNodeCommandError
 
-from slapos_re6st.lib.ca import prefix_serial
-from support import TOP
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+from harness import TOP
+from harness.re6st import prefix_serial
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
     PRIVATE_RPCS, WORKING_DIR, InstanceTestCase, RegistryTestCase, answers,
     connection, get, get_ca, params, service_pids, setUpModule, software_path,
     steady, tearDownModule)

@@ -7,10 +7,9 @@ import sqlite3
 import subprocess
 import time
 
-from slapos_re6st.lib import files
-from support import until
-from support.re6st import node_certificate
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+from harness import read, until
+from harness.re6st import node_certificate
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
     RegistryTestCase, connection, get, setUpModule, software_path,
     steady, tearDownModule)
 
@@ -164,7 +163,7 @@ class TestTokens(RegistryTestCase):
                     logs = glob.glob(self.path('.*re6st-token-manager*.log'))
                     raise AssertionError('%s; the token manager\'s log: %s'
                                          % (e, ''.join(
-                                             files.read(path)[-3000:]
+                                             read(path)[-3000:]
                                              for path in logs)))
                 self.assertIn('not registered', status)
             finally:

@@ -6,14 +6,14 @@ import json
 import os
 import subprocess
 import tempfile
+import unittest
 
-from slapos_re6st.backup import directory
-from slapos_re6st.lib import registry_config
-from support import TOP, until
-from support.re6st import node_client, run_conf
-from support.slapos import (  # noqa: F401 (setUpModule is run by unittest)
+from harness import TOP, until
+from harness.partition import backup_names
+from harness.re6st import node_client, registry_config, run_conf
+from harness.slapos import (  # noqa: F401 (setUpModule is run by unittest)
     WORKING_DIR, InstanceTestCase, admin_headers, answers, connection, get,
-    get_ca, params, serve_directory, setUpModule, tearDownModule)
+    get_ca, long_test, params, serve_directory, setUpModule, tearDownModule)
 
 # main before the move: the last commit of the previous layout
 PREVIOUS = '4ff4a9e6d18c07651ebba4cab96d5a49df358f5c'
@@ -32,6 +32,17 @@ def export(commit, target):
     subprocess.run(['tar', '-x', '-C', target], input=archive, check=True)
 
 
+def has_previous():
+    """Whether this checkout's history has the previous release version
+    (SlapOS's tree would not)."""
+    return subprocess.run(
+        ['git', '-c', 'safe.directory=*', '-C', TOP, 'cat-file', '-e',
+         PREVIOUS + '^{commit}'], capture_output=True).returncode == 0
+
+
+@long_test
+@unittest.skipUnless(has_previous(), 'the previous release version (commit'
+                     ' %s) is not in this checkout\'s history' % PREVIOUS[:7])
 class TestUpdateFromThePreviousLayout(InstanceTestCase):
     partition_count = 1
     request_instance = False
@@ -92,7 +103,7 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
         self.slap.waitForInstance(max_retry=3)
         shared = until('the shared instance\'s token', lambda: (
             self.token_parameters(self.old_url).get('token')))
-        backups = until('a backup', lambda: directory.backup_names(
+        backups = until('a backup', lambda: backup_names(
             self.path('srv', 'backup')))
         ca_files = {name: open(self.path('srv', 're6st-ca', name), 'rb')
                     .read() for name in ('ca.key', 'ca.crt', 'dh.pem')}
@@ -122,10 +133,10 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
                              headers), (200, b'1'))
         self.assertEqual(get('%sisToken?token=unusedbefore' % admin)[0],
                          403)
-        self.assertEqual(directory.backup_names(
+        self.assertEqual(backup_names(
             self.path('srv', 'backup'))[:len(backups)], backups)
         # the secret reaches the registry, handed over the new way
-        self.assertEqual(registry_config.parse(self.path(
+        self.assertEqual(registry_config(self.path(
             'etc', 're6st-registry.conf')).smtp_pwd, PASSWORD)
         with open(self.path('.installed.cfg')) as f:
             self.assertNotIn(PASSWORD, f.read())

@@ -1,34 +1,30 @@
-"""Helpers shared by the tests (never test modules themselves)."""
+"""Helpers of the suites that run the release's code directly (unit, root,
+netns, node): they may import slapos_re6st.  Never test modules.
+
+support/babeld.py    a stand-in for Nexedi's patched babeld's socket
+support/fakes.py     a fake master and registry for the token manager
+support/host.py      make run/test as root drives them, for root suites
+support/node.py      a Debian 11 SlapOS node in a chroot (make test-node)
+support/partition.py a registry partition's files made by the release's code
+support/profile.py   the instance profile's recipes under a fake buildout
+support/promises.py  promise plugins of the release's modules
+support/re6st.py     re6st-registry as the release runs it, from the checkout
+support/tarpit.py    servers that accept and never answer, or answer a byte a second
+
+What the SlapOS-level suite uses too lives in harness/ (the test egg).
+"""
+import importlib.util
 import os
 
-TEST = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TOP = os.path.dirname(TEST)
-SCHEMA_PATH = os.path.join(TOP, 'instance-input-schema.json')
-TOKEN_SCHEMA_PATH = os.path.join(TOP, 'instance-token-input-schema.json')
-PREFIX = '2001:db8:42::/48'
-
-
-def read(path, mode='r'):
-    with open(path, mode) as f:
-        return f.read()
+from harness import (  # noqa: F401 (shared by every suite)
+    PREFIX, SCHEMA_PATH, TEST, TOKEN_SCHEMA_PATH, TOP, read, until)
 
 
 def build_module(name):
     """A module of build/ (the software build's own code, which is not a
     package: software.cfg puts the directory on sys.path)."""
-    import importlib.util
     spec = importlib.util.spec_from_file_location(
         'build_' + name, os.path.join(TOP, 'build', name + '.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def until(what, check, timeout=60, interval=0.5):
-    """check()'s first true value, polled for at most `timeout` seconds;
-    AssertionError naming `what` if it never comes."""
-    from slapos_re6st.lib.wait import wait_for
-    value = wait_for(check, timeout, interval)
-    if not value:
-        raise AssertionError('%s: not within %s s' % (what, timeout))
-    return value

@@ -13,7 +13,7 @@ from slapos_re6st.recipe.backup import Recipe as BackupRecipe
 from slapos_re6st.tokens.store import Store
 
 from . import PREFIX
-from .tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 def registry_db(path, rows=()):

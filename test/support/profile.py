@@ -10,7 +10,7 @@ from slapos_re6st.recipe import parameters as parameters_recipe
 from slapos_re6st.recipe import registry as registry_recipe
 
 from . import SCHEMA_PATH, TOP
-from .tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 def profile_section(name):

@@ -1,6 +1,6 @@
-"""re6st's own programs for the tests: re6st-registry on loopback,
-re6st-conf (both from PyPI, in the tests' environment, outside the
-release) and a node's view of the registry."""
+"""re6st-registry as the release runs it, from this checkout, on
+loopback; re6st-conf and a node's view of the registry come from
+harness.re6st."""
 import os
 import socket
 import subprocess
@@ -11,42 +11,9 @@ from cryptography import x509
 from slapos_re6st.lib import admin, ca, files, registry_config
 from slapos_re6st.lib.wait import wait_for
 
-from . import PREFIX
-
-BIN = os.path.dirname(sys.executable)
-
-
-def run_conf(registry, directory, *args):
-    """The real re6st-conf (from PyPI, outside the release)."""
-    return subprocess.run(
-        [os.path.join(BIN, 're6st-conf'), '--registry', registry,
-         '-d', directory] + list(args),
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
-
-
-def node_certificate(directory):
-    with open(os.path.join(directory, 'cert.crt'), 'rb') as f:
-        return x509.load_pem_x509_certificate(f.read())
-
-
-def node_prefix(directory):
-    """(bits, length) of the prefix in a node's certificate (CN
-    "number/length")."""
-    cn = node_certificate(directory).subject.get_attributes_for_oid(
-        x509.oid.NameOID.COMMON_NAME)[0].value
-    number, length = map(int, cn.split('/'))
-    return format(number, '0%sb' % length), length
-
-
-def node_client(registry_url, directory):
-    """(re6st's RegistryClient, the node's certificate): the node of
-    `directory` (made by re6st-conf) talking to the registry as re6stnet
-    does, authenticated with its certificate."""
-    from re6st import registry, x509 as re6st_x509
-    cert = re6st_x509.Cert(os.path.join(directory, 'ca.crt'),
-                           os.path.join(directory, 'cert.key'),
-                           os.path.join(directory, 'cert.crt'))
-    return registry.RegistryClient(registry_url, cert), cert
+from harness import PREFIX
+from harness.re6st import (  # noqa: F401 (the units' too)
+    node_certificate, node_client, node_prefix, re6stnet_config, run_conf)
 
 
 def free_port(*hosts):
@@ -156,12 +123,3 @@ class RunningRegistry:
         """The node's prefix as the registry names it: 'number/length'."""
         return node_certificate(directory).subject.get_attributes_for_oid(
             x509.oid.NameOID.COMMON_NAME)[0].value
-
-
-def re6stnet_config(path):
-    """The options re6stnet makes of `re6stnet @path` (its own parser);
-    SystemExit if it refuses the file."""
-    from unittest import mock
-    from re6st.cli import node
-    with mock.patch('sys.argv', ['re6stnet', '@' + path]):
-        return node.getConfig()

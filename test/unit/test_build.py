@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from support import build_module, read
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 instance_eggs = build_module('instance_eggs')
 # egg names as buildout makes them for this Python

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from slapos_re6st.cli import renew_ca
 from slapos_re6st.lib import ca
 from slapos_re6st.recipe import ca as ca_recipe
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 class TestPrefixSerial(unittest.TestCase):

@@ -13,7 +13,7 @@ import unittest
 from slapos_re6st.lib import files, forward
 from slapos_re6st.lib.wait import wait_for
 from support.re6st import RunningRegistry, free_port
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 PRIVATE_RPCS = ('isToken', 'deleteToken', 'addToken', 'revoke',
                 'getNodePrefix', 'getIPv6Address', 'versions', 'topology')

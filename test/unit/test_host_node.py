@@ -18,7 +18,7 @@ from slapos_re6st.recipe.host_node import Recipe
 from support import TOP
 from support.babeld import Babeld
 from support.re6st import RunningRegistry, re6stnet_config
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 GRACE = 8640000
 STATUS = ('import sys; from slapos_re6st.lib import host_node;'

@@ -4,7 +4,7 @@ import os
 import stat
 
 from slapos_re6st.recipe import installed
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 class TestInstalledRecord(TempDir):

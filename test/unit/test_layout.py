@@ -8,17 +8,21 @@ import re
 import sys
 
 from support import TEST, TOP
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 # what the software build may use: what runs buildout has it
 BUILD_MAY_IMPORT = ('packaging', 'zc.buildout')
-# private attributes of other projects that the tests use, for want of a
-# public way: StandaloneSlapOS's switch to run every partition and its log
-# directory; zc.buildout's writer of .installed.cfg sections (what buildout
-# records, byte for byte) and its record of where each option was read
-# from, which software.cfg reads (the tests give their stand-in one)
-FOREIGN_PRIVATE = {'_force_slapos_node_instance_all', '_log_directory',
-                   '_save_options', '_annotated'}
+# private attributes of other projects that the unit tests use, for want
+# of a public way: zc.buildout's writer of .installed.cfg sections (what
+# buildout records, byte for byte) and its record of where each option was
+# read from, which software.cfg reads (the tests give their stand-in one).
+# The test egg (harness/, standalone/) uses none.
+FOREIGN_PRIVATE = {'_save_options', '_annotated'}
+# the test egg's packages (test/setup.py): SlapOS's runner installs them
+# alone, so they import nothing of the checkout but each other
+EGG = ('harness', 'standalone')
+EGG_MAY_NOT_IMPORT = ('slapos_re6st', 'support', 'tools', 'build', 'unit',
+                      'root', 'netns', 'node')
 # an egg's or wheel's file name: a version, a Python, an architecture
 BUILT_NAME = re.compile(
     r'-\d+(\.\d+)+-(py|cp)\d|' + '|'.join(('x86' + '_64', 'aarch' + '64')))
@@ -83,6 +87,35 @@ def imports_of_tests(test):
                 wrong.append('%s:%s imports %s' % (
                     os.path.relpath(path, test), line, module))
     return wrong
+
+
+def egg_breaches(test):
+    """What the test egg's modules under `test` must not do: import the
+    checkout (the release, the other suites' helpers, tools) or reach into
+    another project's private attributes."""
+    found = []
+    for package in EGG:
+        for path in python_files(test, package):
+            where = os.path.relpath(path, test)
+            for module, line in imports(path, test):
+                if module.split('.')[0] in EGG_MAY_NOT_IMPORT:
+                    found.append('%s:%s imports %s' % (where, line, module))
+            for node in ast.walk(parse(path)):
+                if isinstance(node, ast.Attribute) and \
+                        node.attr.startswith('_') and \
+                        not node.attr.startswith('__') and not (
+                            isinstance(node.value, ast.Name)
+                            and node.value.id in ('self', 'cls')):
+                    found.append('%s:%s uses %s' % (where, node.lineno,
+                                                    node.attr))
+    return sorted(set(found))
+
+
+def packages_of(test):
+    """The folders of `test` that are packages (unittest discover, run in
+    test/ by SlapOS's runner, collects those only)."""
+    return sorted(name for name in os.listdir(test) if os.path.exists(
+        os.path.join(test, name, '__init__.py')))
 
 
 def smells_in_tests(test):
@@ -257,3 +290,24 @@ class TestLayout(TempDir):
             'docs/design.md (**`build/`**) does not name e.py',
             'test/conftest.py does not name test/f/',
             'docs/design.md (**`test/`**) does not name f/'])
+
+    def test_the_test_egg_stands_alone(self):
+        self.assertEqual(egg_breaches(TEST), [])
+        self.write('harness/a.py', 'from slapos_re6st.lib import ca\n'
+                   'import support\nx = slap._hidden\n')
+        self.write('standalone/test_b.py', 'from tools import attack\n'
+                   'from harness import until\n')
+        self.assertEqual(egg_breaches(self.dir), [
+            'harness/a.py:1 imports slapos_re6st.lib',
+            'harness/a.py:1 imports slapos_re6st.lib.ca',
+            'harness/a.py:2 imports support',
+            'harness/a.py:3 uses _hidden',
+            'standalone/test_b.py:1 imports tools',
+            'standalone/test_b.py:1 imports tools.attack'])
+
+    def test_unittest_discover_collects_the_slapos_suite_only(self):
+        # support/ is a package but holds no test module
+        self.assertEqual(packages_of(TEST), ['harness', 'standalone',
+                                             'support'])
+        self.assertEqual(glob.glob(os.path.join(TEST, 'support', 'test*')),
+                         [])

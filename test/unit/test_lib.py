@@ -9,7 +9,7 @@ import time
 from slapos_re6st.lib import files, process
 from slapos_re6st.lib.wait import wait_for
 from support import until
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 class TestFiles(TempDir):

@@ -24,7 +24,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from support import TOP, build_module, read
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 rebootstrap = build_module('rebootstrap')
 SLAPOS_ARGS = ['buildout:extends-cache=/sr/x/extends-cache',

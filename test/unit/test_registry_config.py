@@ -12,12 +12,12 @@ import zc.buildout
 from slapos_re6st.lib import ca, registry_config
 from slapos_re6st.lib.wait import wait_for
 from slapos_re6st.recipe import registry as registry_recipe
-from support.mmdb import country_mmdb
-from support.parameters import NETWORK, PARSED, parsed_values
+from harness.mmdb import country_mmdb
+from harness.parameters import NETWORK, PARSED, parsed_values
 from support import SCHEMA_PATH
 from support.profile import InstanceRecipes
 from support.re6st import REGISTRY_SERVICE, free_port
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 # the parameters that are integers in re6st-registry's configuration
 REGISTRY_INTEGERS = ('prefix-length', 'anonymous-prefix-length',

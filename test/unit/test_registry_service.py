@@ -14,7 +14,7 @@ from slapos_re6st.lib import files
 from slapos_re6st.lib import re6st_adapter
 from slapos_re6st.lib.re6st_adapter import RequestErrors
 from support.re6st import RunningRegistry
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 class TestRequestErrors(TempDir):

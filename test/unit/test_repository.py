@@ -17,10 +17,11 @@ from slapos_re6st.backup import directory, loop, push, restore, snapshot
 from slapos_re6st.cli import backup as backup_cli
 from slapos_re6st.lib import remote
 from slapos_re6st.promise.backup import backup_health
+from harness.git import (GIT, GitHttpServer, bare, git, log_of, needs_git,
+                         needs_git_http)
+from harness.sshd import Sshd, sshd_unusable
 from support import until
-from support.git import GIT, bare, git, log_of, needs_git, serve_git_http
 from support.partition import PartitionTestCase
-from support.sshd import Sshd, sshd_unusable
 from support.tarpit import Tarpit
 
 
@@ -254,10 +255,10 @@ class TestPushToPath(PartitionTestCase):
             p.config['directory'])['push-error'])
 
 
-@needs_git
+@needs_git_http
 class TestPushOverHttp(PartitionTestCase):
     """An https-style URL with a password: it reaches the server, and
-    nothing else."""
+    nothing else (git's http-backend behind lighttpd)."""
 
     PASSWORD = 'hunter2-s3cr/t'
 
@@ -266,11 +267,10 @@ class TestPushOverHttp(PartitionTestCase):
         root = os.path.join(self.dir, 'served')
         os.makedirs(root)
         self.remote = bare(os.path.join(root, 'registry.git'))
-        server, self.handler = serve_git_http(root, 'backup', self.PASSWORD)
-        self.addCleanup(server.server_close)
-        self.addCleanup(server.shutdown)
-        self.base = 'http://backup:%%s@127.0.0.1:%s/registry.git' % (
-            server.server_address[1])
+        server = GitHttpServer(root, 'backup', self.PASSWORD,
+                               os.path.join(self.dir, 'lighttpd'))
+        self.addCleanup(server.stop)
+        self.base = server.url_with('backup', '%s', 'registry.git')
         # a git that records how it was run: arguments and environment
         self.calls = os.path.join(self.dir, 'git-calls')
         self.wrapper = os.path.join(self.dir, 'git')

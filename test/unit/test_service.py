@@ -12,7 +12,7 @@ from slapos_re6st.lib import files, process
 from slapos_re6st.lib.wait import wait_for
 from slapos_re6st.service import launcher as launcher_module
 from slapos_re6st.service.launcher import Launcher
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 
 class TestLauncher(TempDir):

@@ -10,7 +10,7 @@ from slapos_re6st.tokens.store import Store
 from support import TOKEN_SCHEMA_PATH
 from support.fakes import FakeMaster, FakeRegistry
 from support.re6st import RunningRegistry
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 with open(TOKEN_SCHEMA_PATH) as f:
     SCHEMA = json.load(f)

@@ -8,8 +8,8 @@ from unittest import mock
 
 from slapos_re6st.lib import validation
 from support import SCHEMA_PATH
-from support.mmdb import country_mmdb
-from support.tempdir import TempDir
+from harness.mmdb import country_mmdb
+from harness.tempdir import TempDir
 
 SCHEMA = validation.load_schema(SCHEMA_PATH)
 PASSWORD = 'pa ss"w\'ord#$1-%(x)s-${y}'

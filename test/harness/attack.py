@@ -1,7 +1,7 @@
 """Abuse of a registry's public side, and what a legitimate client sees
 meanwhile: bounded in time and count, loopback only.
 
-    python -m tools.attack URL [--duration S] [--idle N] [--slow N]
+    python test/harness/attack.py URL [--duration S] [--idle N] [--slow N]
                                [--flood RATE] [--big N] [--sources N]
 
 Attackers (asyncio, in this process): `idle` connections that send

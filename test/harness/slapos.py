@@ -1,12 +1,20 @@
 """The release on slapos.core's embedded SlapOS (slapos.testing), shared
-by the suites of test/standalone.
+by the modules of test/standalone, as SlapOS's test runner
+(slapos-sr-testing) runs them: `python -m unittest discover -v` in test/,
+with the test egg installed and the runner's variables
+(SLAPOS_TEST_IPV4/IPV6/WORKING_DIR, SLAPOS_SR_TEST_NAME and, where set,
+SLAPOS_TEST_SKIP_SOFTWARE_CHECK/REBUILD, SLAPOS_TEST_SHARED_PART_LIST,
+SLAPOS_TEST_LOG_DIRECTORY, SLAPOS_TEST_SOFTWARE_ROOT_URL/DIR).
 
-The software is supplied by URL, as a SlapOS Master does: this checkout is
-served over HTTP on loopback for the time of the tests.  It is built from
-scratch whenever the release changed (PyPI's buildout appends a [buildout]
-section to .installed.cfg on every re-run, which slapos.testing's software
-check refuses), and not rebuilt otherwise.  slapos.testing's SBOM step is
-skipped: nxdbom only knows the SlapOS buildout fork's conventions.
+slapos.testing builds, checks (SBOM included) and serves the software with
+its own defaults; this module sets none of the runner's variables, except
+that, run outside the runner (no SLAPOS_TEST_SOFTWARE_ROOT_URL/DIR), it
+serves this checkout over HTTP on loopback as the runner's web server
+does.  The software is built and checked once per test process (the first
+module's setUpModule; the next ones only start the embedded SlapOS).
+
+Tests that take over a minute (the attack and load tests) run only when
+RE6ST_TEST_LONG=1 (see long_test).
 """
 import functools
 import hashlib
@@ -16,19 +24,17 @@ import os
 import re
 import tempfile
 import threading
+import unittest
 import urllib.error
 import urllib.request
 
 from cryptography import x509
-from slapos.testing.testcase import (
-    installSoftwareUrlList, makeModuleSetUpAndTestCaseClass)
+from slapos.testing.testcase import makeModuleSetUpAndTestCaseClass
 from slapos.testing.utils import getPortFromPath
 
-from slapos_re6st.lib import ca, files, host_node
-from slapos_re6st.lib.process import read_pidfile
-
 from . import TOP
-from .re6st import run_conf
+from .partition import main_node_certificate, service_pids
+from .re6st import load_certificate, run_conf
 
 WORKING_DIR = os.path.realpath(os.environ['SLAPOS_TEST_WORKING_DIR'])
 SOFTWARE_ID = 're6st-registry'
@@ -40,6 +46,14 @@ ADMIN_SECRET = ('etc', 're6st-registry-admin.secret')
 PRIVATE_RPCS = ('isToken', 'deleteToken', 'addToken', 'revoke', 'updateHMAC',
                 'getNodePrefix', 'getIPv6Address', 'getIPv4Information',
                 'versions', 'topology')
+
+
+def long_test(test):
+    """A test over a minute long (attack, load): run only when asked with
+    RE6ST_TEST_LONG=1, as SlapOS's CI time is shared (make test asks)."""
+    return unittest.skipUnless(
+        os.environ.get('RE6ST_TEST_LONG') == '1',
+        'over a minute long: set RE6ST_TEST_LONG=1 to run it')(test)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -59,62 +73,56 @@ def serve_directory(directory, port_path):
     return 'http://127.0.0.1:%s/' % port
 
 
-def release_digest():
-    """Changes whenever anything the software build reads changes:
-    software.cfg itself, and every sibling through buildout.hash.cfg."""
-    return files.digest_of([os.path.join(TOP, name) for name in (
-        'software.cfg', 'buildout.hash.cfg')])
+if not (os.environ.get('SLAPOS_TEST_SOFTWARE_ROOT_URL')
+        and os.environ.get('SLAPOS_TEST_SOFTWARE_ROOT_DIR')):
+    # outside SlapOS's runner: serve the checkout as its web server does
+    os.environ['SLAPOS_TEST_SOFTWARE_ROOT_URL'] = serve_directory(
+        TOP, os.path.join(WORKING_DIR, 'software-http'))
+    os.environ['SLAPOS_TEST_SOFTWARE_ROOT_DIR'] = TOP
+
+_setUpModule, _InstanceTestCase = makeModuleSetUpAndTestCaseClass(
+    os.path.join(TOP, 'software.cfg'), software_id=SOFTWARE_ID)
 
 
-os.environ['SLAPOS_TEST_SOFTWARE_ROOT_URL'] = serve_directory(
-    TOP, os.path.join(WORKING_DIR, 'software-http'))
-os.environ['SLAPOS_TEST_SOFTWARE_ROOT_DIR'] = TOP
-_MARKER = os.path.join(WORKING_DIR, '.release-digest')
-_BUILT = None
-if os.path.exists(_MARKER):
-    with open(_MARKER) as f:
-        _BUILT = f.read()
-_, InstanceTestCase = makeModuleSetUpAndTestCaseClass(
-    os.path.join(TOP, 'software.cfg'), software_id=SOFTWARE_ID,
-    skip_software_rebuild=_BUILT == release_digest())
-# Every waitForInstance re-runs every partition, as `slapos node instance`
-# does periodically on a real node: what survives it survives reality.
-# (StandaloneSlapOS has no public switch for it.)
-InstanceTestCase.slap._force_slapos_node_instance_all = True
+class InstanceTestCase(_InstanceTestCase):
+    """slapos.testing's test case, whose every waitForInstance processes
+    every partition, as `slapos node instance` does periodically on a real
+    node: what survives it survives reality."""
+
+    @classmethod
+    def waitForInstance(cls):
+        process_every_partition(cls.slap)
+        super().waitForInstance()
 
 
 def software_path():
+    """The software's folder in the embedded SlapOS (named after the URL
+    it is served at)."""
     url = InstanceTestCase.getSoftwareURL()
     return os.path.join(InstanceTestCase.slap.software_directory,
                         hashlib.md5(url.encode()).hexdigest())
 
 
-# the release (its digest) built and checked by an earlier module of this
-# run: the next modules take the software as it is, as slapos.testing does
-# when told to skip the rebuild (it would run buildout --all, 2 minutes, and
-# its checks again for each module)
-_CHECKED = []
+# slapos.testing's setUpModule's outcome, once per process: the first
+# module builds and checks the software; the next ones only start the
+# embedded SlapOS (a failure is the failure of every module)
+_SET_UP = []
 
 
 def setUpModule():
-    """Build (and check) the software as slapos.testing does, from scratch
-    when the release changed since the last build; once a run."""
-    cls = InstanceTestCase
-    url = cls.getSoftwareURL()
-    digest = release_digest()
-    if digest in _CHECKED:
-        cls.slap.start()
-        cls.slap.supply(url)
-        cls.slap.waitForSoftware(max_retry=2)
+    """slapos.testing's setUpModule (build, checks, SBOM) once a
+    process."""
+    if _SET_UP:
+        if _SET_UP[0] is not None:
+            raise _SET_UP[0]
+        InstanceTestCase.slap.start()
         return
-    if _BUILT != digest and os.path.exists(software_path()):
-        cls.slap.start()
-        cls.slap.supply(url, state='destroyed')
-        cls.slap.waitForSoftware(max_retry=2)
-    installSoftwareUrlList(cls, [url])
-    with open(_MARKER, 'w') as f:
-        f.write(digest)
-    _CHECKED.append(digest)
+    try:
+        _setUpModule()
+    except BaseException as e:
+        _SET_UP.append(e)
+        raise
+    _SET_UP.append(None)
 
 
 def tearDownModule():
@@ -124,6 +132,24 @@ def tearDownModule():
         InstanceTestCase.slap.stop()
     except OSError:  # its supervisord socket is gone: already stopped
         pass
+
+
+def log_directory(slap):
+    """The embedded SlapOS's log folder (var/log beside its inst/, where
+    StandaloneSlapOS puts the slapos node logs)."""
+    return os.path.join(os.path.dirname(slap.instance_directory), 'var',
+                        'log')
+
+
+def process_every_partition(slap):
+    """Have the next `slapos node instance` process every partition, as a
+    real node does periodically (slapos.core skips a partition whose
+    .timestamp is newer than its parameters): removing their .timestamp is
+    the public way to ask for it."""
+    for name in os.listdir(slap.instance_directory):
+        stamp = os.path.join(slap.instance_directory, name, '.timestamp')
+        if os.path.exists(stamp):
+            os.remove(stamp)
 
 
 def params(**kw):
@@ -143,14 +169,6 @@ VOLATILE = ('host-node-status',)
 def steady(published):
     """Connection parameters without their volatile readings."""
     return {k: v for k, v in published.items() if k not in VOLATILE}
-
-
-def service_pids(partition_path):
-    """{service: PID of its command} as re6st-service writes them: what a
-    restart of that service changes, and nothing else does."""
-    run = os.path.join(partition_path, 'var', 'run')
-    return {name[:-len('.pid')]: read_pidfile(os.path.join(run, name))[0]
-            for name in os.listdir(run) if name.endswith('.pid')}
 
 
 def get(url, headers=None):
@@ -212,13 +230,14 @@ class RegistryTestCase(InstanceTestCase):
         partition's host node, whose copy of the CA is the registry's
         (re6stnet checks its certificate against it)."""
         node = self.path('srv', 're6st-host-node')
-        _, _, cert = host_node.main_node(self.path('srv', 're6st-registry',
-                                                   'registry.db'))
-        self.assertEqual(cert, ca.load_certificate(os.path.join(
-            node, host_node.CERT)))
+        pem = main_node_certificate(self.path('srv', 're6st-registry',
+                                              'registry.db'))
+        self.assertIsNotNone(pem)
+        self.assertEqual(x509.load_pem_x509_certificate(pem),
+                         load_certificate(os.path.join(node, 'cert.crt')))
         self.assertEqual(
-            files.read(os.path.join(node, host_node.CA), binary=True),
-            files.read(self.path('srv', 're6st-ca', 'ca.crt'), binary=True))
+            load_certificate(os.path.join(node, 'ca.crt')),
+            load_certificate(self.path('srv', 're6st-ca', 'ca.crt')))
 
     def admin_get(self, query, published=None):
         """(status, body) of the private RPC `query` ('isToken?token=x')
