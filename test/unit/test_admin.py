@@ -16,7 +16,7 @@ from slapos_re6st.lib.client import Client, RegistryError
 from slapos_re6st.recipe.admin import Recipe
 from support.profile import profile_section
 from support.re6st import REGISTRY_SERVICE, RunningRegistry
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 PRIVATE_RPCS = admin_cli.rpc_names()[1]
 

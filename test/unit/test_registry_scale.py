@@ -26,7 +26,7 @@ from re6st import registry, utils
 
 from slapos_re6st.lib import ca, re6st_adapter
 from support import PREFIX
-from support.tempdir import TempDir
+from harness.tempdir import TempDir
 
 DAY = 86400
 KEYS = [ca.make_key(1024) for _ in range(3)]
