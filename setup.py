@@ -3,7 +3,7 @@ commands and checks (see slapos_re6st/__init__.py)."""
 from setuptools import find_packages, setup
 
 setup(
-    name='slapos-re6st',
+    name='slapos_re6st',
     version='1.0',
     description='Recipes, services and commands of the re6st registry'
                 ' SlapOS software release',

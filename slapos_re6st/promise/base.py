@@ -2,7 +2,7 @@
 check returns (ok, one sentence).
 
 slapos node runs a partition's plugins (etc/plugin/*.py, written by
-slapos.cookbook's promise.plugin recipe with `eggs = slapos-re6st`) with
+slapos.cookbook's promise.plugin recipe with `eggs = slapos_re6st`) with
 the release's own Python, on the paths the first plugin assigns to
 sys.path[0:0]: the release's eggs, its slapos.core among them.  Each
 module of this folder is one plugin: a check, and RunPromise calling it
