@@ -53,7 +53,8 @@ esac
 # Seconds a git command may take (a push of a large first history).
 TIMEOUT = 900
 # A transfer that stalls this long ends (http(s): less than LOW_SPEED bytes
-# a second; ssh: no answer to its keep-alives, or no connection), and a
+# a second; ssh: no answer to its keep-alives; no ssh connection and
+# banner within half of it), and a
 # listing of the remote's branches (ls-remote: small, but it is where an
 # https handshake that never ends would hang) takes at most twice this.
 STALL_TIME = 60
@@ -123,7 +124,8 @@ class Repository:
         if remote is not None and remote.kind == 'ssh':
             command = ['ssh', '-o', 'BatchMode=yes',
                        '-o', 'StrictHostKeyChecking=accept-new',
-                       '-o', 'ConnectTimeout=%d' % self.stall_time,
+                       '-o', 'ConnectTimeout=%d' % max(
+                           1, self.stall_time // 2),
                        '-o', 'ServerAliveInterval=%d' % max(
                            1, self.stall_time // 4),
                        '-o', 'ServerAliveCountMax=4']

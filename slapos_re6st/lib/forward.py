@@ -14,8 +14,14 @@ public instead of the registry:
 - per client (an IPv4 address or an IPv6 /64) and per network (IPv4 /24,
   IPv6 /48): concurrent connections (32, 128: room for 16 busy clients
   behind one address, whose closing connections HAProxy still counts a
-  moment) and rates (100 connections a second, 400) bounded, and
-  clients whose requests made the registry fail (500, more than 5 a
+  moment) and rates (100 connections a second, 400) bounded;
+- many networks cannot fill it: once the frontend holds 2000 connections,
+  a network holding 16 gets no more, from 6000 on one holding 4 (about
+  750 networks before MAX_CONNECTIONS), so a client of another network
+  always finds a free slot and is accepted at once (60 networks each at
+  its 128 delayed getCa by up to 15 s behind a total of 2000); the
+  kernel's queue (BACKLOG) holds bursts HAProxy has not accepted yet;
+- clients whose requests made the registry fail (500, more than 5 a
   minute: each was a traceback in its log) refused for a while;
 - at most MAX_BACKEND requests at once reach the registry (the rest wait
   in HAProxy, getCa first), always from `source`, an address the
@@ -46,10 +52,27 @@ PUBLIC_RPCS = {
                   '&(cn=[01]{1,128}|address=[^&]{1,64})$',
 }
 MAX_BACKEND = 8
+# Connections the frontend holds at most.  HAProxy needs two descriptors
+# a connection and sizes its global maxconn from its file limit: it may use
+# up to FD_LIMIT (fd-hard-limit), its hard limit permitting (a Debian
+# node's services have 524 288; with fewer, it holds fewer connections).
+MAX_CONNECTIONS = 8000
+FD_LIMIT = 2 * MAX_CONNECTIONS + 100
+# Concurrent connections of one client (IPv4 address, IPv6 /64) and of one
+# network (IPv4 /24, IPv6 /48)...
+PER_CLIENT = 32
+PER_NETWORK = 128
+# ...and of one network once the frontend holds this many (each network
+# then keeps at most its share: many networks cannot fill the frontend)
+SHARE_FROM = [(2000, 16), (6000, 4)]
+# The kernel's queue of connections not accepted yet (Linux caps it at
+# net.core.somaxconn, 4096 by default).
+BACKLOG = 4096
 TEMPLATE = '''\
 # Written by slapos_re6st:forward-config; do not edit.
 # The public side of the registry (slapos_re6st/lib/forward.py).
 global
+    fd-hard-limit %(fd_limit)s
     tune.bufsize 16384
     tune.http.maxhdr 32
 
@@ -66,13 +89,14 @@ defaults
 
 frontend re6st-public
 %(binds)s
-    maxconn 2000
+    maxconn %(frontend_connections)s
     stick-table type ipv6 size 200k expire 120s store conn_cur,conn_rate(10s),http_req_rate(10s),gpc0,gpc0_rate(60s)
     tcp-request connection track-sc0 src,ipmask(32,64)
     tcp-request connection track-sc1 src,ipmask(24,48) table per-network
-    tcp-request connection reject if { sc0_conn_cur gt 32 }
+    tcp-request connection reject if { sc0_conn_cur gt %(per_client)s }
     tcp-request connection reject if { sc0_conn_rate gt 1000 }
-    tcp-request connection reject if { sc1_conn_cur gt 128 }
+    tcp-request connection reject if { sc1_conn_cur gt %(per_network)s }
+%(shares)s
     tcp-request connection reject if { sc1_conn_rate gt 4000 }
     http-request deny deny_status 405 unless { method GET }
     http-request deny deny_status 404 unless { path %(paths)s }
@@ -101,8 +125,8 @@ def bind_line(address, port):
     """HAProxy's bind line for `address` (IPv4 or IPv6) and `port`."""
     ip = ipaddress.ip_address(address)
     if ip.version == 6:
-        return '    bind [%s]:%s v6only' % (ip, port)
-    return '    bind %s:%s' % (ip, port)
+        return '    bind [%s]:%s v6only backlog %s' % (ip, port, BACKLOG)
+    return '    bind %s:%s backlog %s' % (ip, port, BACKLOG)
 
 
 def render(listen, port, registry, source):
@@ -123,4 +147,9 @@ def render(listen, port, registry, source):
         'paths': ' '.join('/' + rpc for rpc in sorted(PUBLIC_RPCS)),
         'queries': '\n'.join(queries),
         'registry': registry, 'source': source, 'max_backend': MAX_BACKEND,
-        'admin_header': ADMIN_HEADER}
+        'admin_header': ADMIN_HEADER,
+        'fd_limit': FD_LIMIT, 'frontend_connections': MAX_CONNECTIONS,
+        'per_client': PER_CLIENT, 'per_network': PER_NETWORK,
+        'shares': '\n'.join(
+            '    tcp-request connection reject if { fe_conn gt %s }'
+            ' { sc1_conn_cur gt %s }' % pair for pair in SHARE_FROM)}

@@ -3,6 +3,7 @@ meanwhile: bounded in time and count, loopback only.
 
     python test/harness/attack.py URL [--duration S] [--idle N] [--slow N]
                                [--flood RATE] [--big N] [--sources N]
+                               [--hosts N]
 
 Attackers (asyncio, in this process): `idle` connections that send
 nothing; `slow` ones sending a request head one byte every few seconds
@@ -13,13 +14,17 @@ cut.  Meanwhile a probe asks getCa every 0.2 s on a new connection.
 Prints (and returns) {getca: [latency or None...], ...} as JSON.
 
 On an IPv4 loopback URL, the attack comes from `sources` addresses of
-127.0.0.0/8 (127.10.<n>.1: each of its own /24, as from many hosts), the
-probe from 127.0.0.100 (127.0.0.0/8 is all local on Linux).
+127.0.0.0/8 (127.<10+n/256>.<n%256>.1: each of its own /24, as from many
+networks), each with `hosts` addresses (.1, .2, ...: hosts of that
+network; the attackers are spread over all of them), the probe from
+127.0.0.100 (127.0.0.0/8 is all local on Linux).  The process's file
+limit is raised to what the attack holds (never above its hard limit).
 """
 import http.client
 import argparse
 import asyncio
 import json
+import resource
 import time
 import urllib.parse
 
@@ -128,19 +133,33 @@ def probe(url, source, deadline, latencies):
         time.sleep(max(0, PROBE_PERIOD - (time.monotonic() - start)))
 
 
-def addresses(url, count):
-    """(the attack's source addresses, the probe's) for `url`."""
+def addresses(url, count, hosts=1):
+    """(the attack's source addresses, the probe's) for `url`: `hosts`
+    addresses in each of `count` /24 networks."""
     host = urllib.parse.urlsplit(url).hostname
     if not host.startswith('127.'):
         return [None], None
-    return ['127.10.%s.1' % n for n in range(count)], '127.0.0.100'
+    return (['127.%s.%s.%s' % (10 + n // 256, n % 256, h)
+             for h in range(1, hosts + 1) for n in range(count)],
+            '127.0.0.100')
+
+
+def raise_file_limit(wanted):
+    """The soft limit of open files raised to `wanted` (at most the hard
+    limit); returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return wanted
+    return soft
 
 
 async def attack(url, duration, idle_count, slow_count, rate, big_count,
-                 source_count):
+                 source_count, hosts=1):
     split = urllib.parse.urlsplit(url)
     host, port = split.hostname, split.port
-    sources, probe_source = addresses(url, source_count)
+    sources, probe_source = addresses(url, source_count, hosts)
     deadline = time.monotonic() + duration
     latencies, sent = [], []
     loop = asyncio.get_running_loop()
@@ -163,10 +182,11 @@ async def attack(url, duration, idle_count, slow_count, rate, big_count,
 
 
 def run(url, duration=20, idle=200, slow=200, flood=100, big=20,
-        sources=64):
+        sources=64, hosts=1):
     """The attack on the registry's public `url` (ending with /)."""
+    raise_file_limit(idle + slow + big + 2 * int(flood) * 10 + 256)
     return asyncio.run(attack(url, duration, idle, slow, flood, big,
-                              sources))
+                              sources, hosts))
 
 
 def main():
@@ -178,9 +198,10 @@ def main():
     parser.add_argument('--flood', type=float, default=300)
     parser.add_argument('--big', type=int, default=60)
     parser.add_argument('--sources', type=int, default=64)
+    parser.add_argument('--hosts', type=int, default=1)
     args = parser.parse_args()
     print(json.dumps(run(args.url, args.duration, args.idle, args.slow,
-                         args.flood, args.big, args.sources)))
+                         args.flood, args.big, args.sources, args.hosts)))
 
 
 if __name__ == '__main__':

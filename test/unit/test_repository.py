@@ -420,7 +420,7 @@ class TestStalledRemote(PartitionTestCase):
         self.assertTrue(done, 'the push still runs after %s s'
                         % (10 * self.STALL))
         elapsed = time.monotonic() - start
-        self.assertGreaterEqual(elapsed, self.STALL * 0.9)
+        self.assertGreaterEqual(elapsed, self.STALL / 2 * 0.9)  # it stalled
         status = directory.read_status(p.config['directory'])
         self.assertIn('127.0.0.1', status['push-error'])
         self.assertIsNone(status['push-started'])
