@@ -378,6 +378,10 @@ class ScaledRegistryServer(registry.RegistryServer):
                 self._free_rows.setdefault(len(prefix), {})[prefix] = rowid
             else:
                 self._set_cert(prefix, cert)
+        # past the serials in use from 0 (once, not in a request)
+        count = self._count
+        while self._top < len(count) and count[self._top]:
+            self._top += 1
         self._state = True
 
     def _ready(self):
