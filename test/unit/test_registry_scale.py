@@ -17,6 +17,8 @@ import os
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 import types
 import warnings
@@ -25,7 +27,7 @@ from OpenSSL import crypto
 from re6st import registry, utils
 
 from slapos_re6st.lib import ca, re6st_adapter
-from support import PREFIX
+from support import PREFIX, TOP
 from harness.tempdir import TempDir
 
 DAY = 86400
@@ -108,7 +110,7 @@ class Pair:
         adapter's must too, and the pair is `dead`."""
         self.dead = False
         started = outcome(registry.RegistryServer, self.config_for('original'))
-        scaled = outcome(re6st_adapter.ScaledRegistryServer,
+        scaled = outcome(self.test.scaled_class,
                          self.config_for('scaled'))
         self.test.assertEqual(started[0], scaled[0])
         if started[0] != 'ok':
@@ -175,6 +177,7 @@ class Pair:
 class TestScaledRegistryServer(TempDir):
 
     cert_duration = 40 * DAY
+    scaled_class = re6st_adapter.ScaledRegistryServer
 
     def setUp(self):
         super().setUp()
@@ -419,6 +422,53 @@ class TestScaledRegistryServer(TempDir):
                              pair.scaled.getSubjectSerial())
         finally:
             pair.stop()
+
+
+class TestUpstreamPatch(TestScaledRegistryServer):
+    """docs/re6stnet-0.642-scale.patch is the adapter's changes now
+    (tools/scale_patch.py), applies with `patch -p1` to re6stnet 0.642's
+    tree (the installed one), and the patched RegistryServer gives re6st's
+    own results, as the adapter's does."""
+
+    def setUp(self):
+        super().setUp()
+        from tools import scale_patch
+        self.assertEqual(subprocess.run(
+            [sys.executable, '-m', 'tools.scale_patch', '--check'],
+            cwd=TOP).returncode, 0, 'run python -m tools.scale_patch')
+        tree = self.path('re6stnet')
+        shutil.copytree(os.path.dirname(registry.__file__),
+                        os.path.join(tree, 're6st'))
+        with open(scale_patch.PATCH) as f:
+            subprocess.run(['patch', '-p1', '-s'], stdin=f, cwd=tree,
+                           check=True)
+        # imported as another package, next to the real re6st
+        os.rename(os.path.join(tree, 're6st'), os.path.join(tree, 'patched'))
+        import importlib
+        import importlib.util
+        package = os.path.join(tree, 'patched')
+        spec = importlib.util.spec_from_file_location(
+            'patched', os.path.join(package, '__init__.py'),
+            submodule_search_locations=[package])
+        sys.modules['patched'] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules['patched'])
+        module = importlib.import_module('patched.registry')
+        self.addCleanup(lambda: [sys.modules.pop(name) for name in
+                                 list(sys.modules) if name == 'patched'
+                                 or name.startswith('patched.')])
+        module.time = types.SimpleNamespace(time=self.clock.time)
+        module.crypto = clocked_crypto(self.clock)
+        self.scaled_class = module.RegistryServer
+        self.assertTrue(hasattr(self.scaled_class, '_load'))  # patched
+
+    def test_small_networks(self):
+        super().test_small_networks()
+
+    def test_a_larger_network(self):
+        self.skipTest('the adapter\'s test: the same code')
+
+    test_restore_and_renewed_ca_while_stopped = test_a_larger_network
+    test_the_main_node_end = test_a_larger_network
 
 
 class TestCertificateFields(TempDir):
