@@ -63,24 +63,33 @@ LOW_SPEED = 1000
 
 # -- the partition's ssh key --------------------------------------------------
 
-def ensure_ssh_key(path, comment):
+def planned_ssh_key(path, comment, pending):
     """The OpenSSH public key line of the partition's ssh key at `path`
-    (created once, Ed25519, mode 0600; `path`.pub next to it)."""
+    (Ed25519, mode 0600, made in memory if there is none yet), and its
+    `path`.pub next to it, for `pending` (a lib.files.Pending) to write."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ed25519
-    if not os.path.exists(path):
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    if os.path.exists(path):
+        with open(path, 'rb') as f:
+            key = serialization.load_ssh_private_key(f.read(), None)
+    else:
         key = ed25519.Ed25519PrivateKey.generate()
-        files.write(path, key.private_bytes(
+        pending.new(path, key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
-            serialization.NoEncryption()), 0o600, exclusive=True)
-    with open(path, 'rb') as f:
-        key = serialization.load_ssh_private_key(f.read(), None)
+            serialization.NoEncryption()), 0o600)
     public = key.public_key().public_bytes(
         serialization.Encoding.OpenSSH,
         serialization.PublicFormat.OpenSSH).decode()
     line = '%s %s' % (public, comment)
-    files.write_if_changed(path + '.pub', line + '\n')
+    pending.changed(path + '.pub', line + '\n')
+    return line
+
+
+def ensure_ssh_key(path, comment):
+    """planned_ssh_key(), written now."""
+    pending = files.Pending()
+    line = planned_ssh_key(path, comment, pending)
+    pending.write_all()
     return line
 
 

@@ -128,15 +128,14 @@ def same_key(key, certificate):
             == certificate.public_key().public_numbers())
 
 
-def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
-              renew_command='re6st-renew-ca'):
-    """Create what is missing of the CA; check what exists against the
-    request.  Returns the CA certificate.  ValueError with a sentence when
-    the existing CA does not match `key_size` or `prefix` (naming
-    `renew_command`, the way to change the prefix on purpose)."""
+def planned_ca(key_path, cert_path, dh_path, key_size, prefix,
+               renew_command='re6st-renew-ca', pending=None):
+    """The CA certificate, as it is or as it will be once `pending` (a
+    files.Pending) has written what is missing of the CA; the existing CA
+    checked against the request, nothing written.  ValueError with a
+    sentence when the existing CA does not match `key_size` or `prefix`
+    (naming `renew_command`, the way to change the prefix on purpose)."""
     prefix = ipaddress.IPv6Network(prefix)
-    for path in key_path, cert_path, dh_path:
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     if os.path.exists(key_path):
         # only its size is read here, on every instance run
         key = load_key(key_path, validate=False)
@@ -157,7 +156,7 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
                 " move the certificate away to create a new network."
                 % (cert_path, key_path))
         key = make_key(key_size)
-        files.write(key_path, private_pem(key), 0o600, exclusive=True)
+        pending.new(key_path, private_pem(key), 0o600)
     if os.path.exists(cert_path):
         cert = load_certificate(cert_path)
         current = serial_prefix(cert.serial_number)
@@ -176,9 +175,20 @@ def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
                                         cert_path, prefix, prefix))
     else:
         cert = make_ca_certificate(key, prefix)
-        files.write(cert_path, pem(cert), exclusive=True)
+        pending.new(cert_path, pem(cert))
     if not os.path.exists(dh_path):
-        files.write(dh_path, FFDHE2048_PEM, exclusive=True)
+        pending.new(dh_path, FFDHE2048_PEM)
+    return cert
+
+
+def ensure_ca(key_path, cert_path, dh_path, key_size, prefix,
+              renew_command='re6st-renew-ca'):
+    """planned_ca(), with what is missing of the CA written now (its
+    folders made 0700).  Returns the CA certificate."""
+    pending = files.Pending()
+    cert = planned_ca(key_path, cert_path, dh_path, key_size, prefix,
+                      renew_command, pending)
+    pending.write_all()
     return cert
 
 

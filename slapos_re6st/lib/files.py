@@ -6,6 +6,7 @@ write() puts the data in a temporary file of the same directory, with its
 final mode from the start (a secret is never readable by others, not even
 briefly), flushes it to disk and moves it in place at once; with
 exclusive=True it never replaces an existing file (the CA: created once).
+Pending: files a recipe decides on in __init__ and writes in install().
 """
 import hashlib
 import os
@@ -102,3 +103,36 @@ def digest_of(paths):
     any of them does."""
     return hashlib.sha256(' '.join(
         hexdigest(path) for path in paths).encode()).hexdigest()
+
+
+class Pending:
+    """Files to write later: a recipe decides on them when buildout makes
+    it (its __init__, which must not touch the disk: buildout makes every
+    recipe of a run, also those it will not install) and writes them in
+    install() (write_all).  Each one's folder is made (0700) if missing."""
+
+    def __init__(self):
+        self.files = []
+
+    def new(self, path, data, mode=0o644):
+        """`path`, created once: never replaced by other data
+        (FileExistsError), left alone if it holds `data` already."""
+        self.files.append((path, data, mode, True))
+
+    def changed(self, path, data, mode=0o644):
+        """`path`, written if it does not hold `data`."""
+        self.files.append((path, data, mode, False))
+
+    def write_all(self):
+        for path, data, mode, once in self.files:
+            os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700,
+                        exist_ok=True)
+            if not once:
+                write_if_changed(path, data, mode)
+                continue
+            try:
+                write(path, data, mode, exclusive=True)
+            except FileExistsError:
+                if read(path, binary=True) != (
+                        data.encode() if isinstance(data, str) else data):
+                    raise

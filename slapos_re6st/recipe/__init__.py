@@ -16,9 +16,16 @@ the order they happen (the entry point names are in setup.py):
 
 Buildout-time only: nothing outside this package imports it.  Each recipe
 checks its options in __init__ (a zc.buildout.UserError naming what is
-missing or wrong), computes in functions of slapos_re6st.lib, and touches
-the disk in install() and update() only, which never return persistent
-data (CA, databases, backups)."""
+missing or wrong; reading files is fine), computes in functions of
+slapos_re6st.lib, and writes to the disk in install() and update() only
+(buildout makes every recipe of a run, even one it will not install; what
+__init__ must know of a file to come, such as the fingerprint of a CA
+made in this run, it makes in memory: lib.files.Pending), which never
+return persistent data (CA, databases, backups).  Two recipes write in
+__init__, as they must act before the others are made: installed (it
+folds .installed.cfg before this run's updates append to it) and
+slapconfiguration (the request's secrets, in a 0600 file that the recipes
+made after it read: secrets are never option values)."""
 import zc.buildout
 
 

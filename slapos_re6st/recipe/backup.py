@@ -6,7 +6,7 @@ import shutil
 import socket
 
 from ..backup.directory import record_deployment
-from ..backup.repository import ensure_ssh_key
+from ..backup.repository import planned_ssh_key
 from ..lib import files
 from . import positive_integers, require, secret
 
@@ -48,13 +48,16 @@ class Recipe:
             if options.get(key):
                 config[key] = options[key]
         config['git'] = shutil.which('git') or ''
+        self.pending = files.Pending()
         if options.get('ssh-key'):
-            options['ssh-public-key'] = ensure_ssh_key(
-                options['ssh-key'], 're6st-backup@%s' % socket.gethostname())
+            options['ssh-public-key'] = planned_ssh_key(
+                options['ssh-key'], 're6st-backup@%s' % socket.gethostname(),
+                self.pending)
         self.options = options
         self.text = json.dumps(config, indent=2, sort_keys=True) + '\n'
 
     def install(self):
+        self.pending.write_all()
         record_deployment(self.options['directory'])
         files.write_if_changed(self.options['config-file'], self.text)
         installed = [self.options['config-file']]

@@ -1,14 +1,14 @@
-"""The network's CA (lib.ca.ensure_ca): created in __init__ (like
-slapos.cookbook's password recipe) so that its fingerprint is published
-in the same run, and never returned from install, so that buildout never
-deletes it."""
+"""The network's CA (lib.ca.planned_ca): made in memory in __init__ when
+there is none yet, so that its fingerprint is published in the same run,
+written by install() (once: never replaced), and never returned from
+install, so that buildout never deletes it."""
 import zc.buildout
 
-from ..lib import ca
-from . import NoInstall, require
+from ..lib import ca, files
+from . import require
 
 
-class Recipe(NoInstall):
+class Recipe:
     """Options: key, cert, dh (paths), key-size, ipv6-prefix; optional:
     renew-command (how the refusal of another prefix names re6st-renew-ca).
     Sets: fingerprint."""
@@ -21,11 +21,19 @@ class Recipe(NoInstall):
             raise zc.buildout.UserError(
                 '[%s] key-size must be a number of bits, not %r.'
                 % (name, options['key-size']))
+        self.pending = files.Pending()
         try:
-            cert = ca.ensure_ca(
+            cert = ca.planned_ca(
                 options['key'], options['cert'], options['dh'], key_size,
                 options['ipv6-prefix'],
-                options.get('renew-command') or 're6st-renew-ca')
+                options.get('renew-command') or 're6st-renew-ca',
+                self.pending)
         except ValueError as e:
             raise zc.buildout.UserError(str(e))
         options['fingerprint'] = ca.fingerprint(cert)
+
+    def install(self):
+        self.pending.write_all()
+        return []
+
+    update = install

@@ -77,8 +77,6 @@ class Recipe:
         self.ips = (options.get('ips', '').split()
                     or options.get('default-ips', '').split())
         directory = options['directory']
-        os.makedirs(directory, mode=0o700, exist_ok=True)
-        host_node.ensure_key(os.path.join(directory, host_node.KEY))
         conf = os.path.join(directory, host_node.CONF)
         self.unit_name = 're6stnet-%s.service' % options['partition']
         self.paths = {
@@ -96,6 +94,8 @@ class Recipe:
         options = self.options
         directory = options['directory']
         paths = self.paths
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        host_node.ensure_key(os.path.join(directory, host_node.KEY))
         files.write_if_changed(paths['conf'], CONFIG % {
             'conf': paths['conf'], 'registry': options['registry-url'],
             'ca': os.path.join(directory, host_node.CA),

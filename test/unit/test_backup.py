@@ -255,6 +255,25 @@ class TestRecipe(PartitionTestCase):
             p.config['directory']).st_mode), 0o700)
         self.assertEqual(os.stat(p.options['config-file']).st_mtime_ns, mtime)
 
+    def test_made_by_buildout_it_writes_nothing(self):
+        """Its ssh key, public key and configuration come with install():
+        buildout makes every recipe of a run, also those it will not
+        install."""
+        p = self.partition()
+        options = dict(p.options, **{
+            'ssh-key': p.path('srv/re6st-backup-ssh/id_ed25519'),
+            'config-file': p.path('etc/re6st-backup.json.new')})
+        before = self.files()
+        recipe = BackupRecipe(None, 'backup', options)
+        public = options['ssh-public-key']
+        self.assertEqual(self.files(), before)
+        recipe.install()
+        with open(options['ssh-key'] + '.pub') as f:
+            self.assertEqual(f.read(), public + '\n')
+        again = dict(options)
+        BackupRecipe(None, 'backup', again).update()
+        self.assertEqual(again['ssh-public-key'], public)
+
     def test_missing_or_wrong_options_are_named(self):
         p = self.partition()
         options = dict(p.options)

@@ -113,19 +113,32 @@ class TestCA(TempDir):
                          'sha256:' + hashlib.sha256(der).hexdigest())
 
     def test_recipe_never_returns_the_ca(self):
-        options = {'key': self.path('k'), 'cert': self.path('c'),
-                   'dh': self.path('d'), 'key-size': '2048',
+        options = {'key': self.path('ca', 'k'), 'cert': self.path('ca', 'c'),
+                   'dh': self.path('ca', 'd'), 'key-size': '2048',
                    'ipv6-prefix': '2001:db8:42::/48'}
         recipe = ca_recipe.Recipe(None, 'ca', options)
         self.assertTrue(options['fingerprint'].startswith('sha256:'))
+        # made by buildout: nothing written yet (a run may make it and
+        # install nothing); the CA whose fingerprint it set comes with
+        # install, once
+        self.assertEqual(os.listdir(self.dir), [])
         self.assertEqual(recipe.install(), [])
         self.assertEqual(recipe.update(), [])
+        self.assertEqual(ca.fingerprint(ca.load_certificate(options['cert'])),
+                         options['fingerprint'])
+        self.assertEqual(stat.S_IMODE(os.stat(options['key']).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(self.path('ca')).st_mode),
+                         0o700)
+        again = dict(options)
+        del again['fingerprint']
+        ca_recipe.Recipe(None, 'ca', again).install()
+        self.assertEqual(again['fingerprint'], options['fingerprint'])
 
     def test_recipe_refusals_are_user_errors(self):
         options = {'key': self.path('k'), 'cert': self.path('c'),
                    'dh': self.path('d'), 'key-size': '2048',
                    'ipv6-prefix': '2001:db8:42::/48'}
-        ca_recipe.Recipe(None, 'ca', dict(options))
+        ca_recipe.Recipe(None, 'ca', dict(options)).install()
         with self.assertRaises(zc.buildout.UserError) as e:
             ca_recipe.Recipe(None, 'ca', dict(options, **{
                 'ipv6-prefix': '2001:db8:43::/48'}))

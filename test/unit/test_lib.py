@@ -60,6 +60,31 @@ class TestFiles(TempDir):
         self.assertNotEqual(files.digest_of([a, b]), before)
 
 
+class TestPending(TempDir):
+
+    def test_written_when_asked_only(self):
+        pending = files.Pending()
+        pending.new(self.path('a', 'key'), b'k', 0o600)
+        pending.changed(self.path('a', 'key.pub'), 'p\n')
+        self.assertEqual(os.listdir(self.dir), [])
+        for _ in range(2):  # again: nothing changes
+            pending.write_all()
+            self.assertEqual(files.read(self.path('a', 'key')), 'k')
+            self.assertEqual(files.read(self.path('a', 'key.pub')), 'p\n')
+            self.assertEqual(stat.S_IMODE(os.stat(
+                self.path('a', 'key')).st_mode), 0o600)
+            self.assertEqual(stat.S_IMODE(os.stat(
+                self.path('a')).st_mode), 0o700)
+
+    def test_a_new_file_never_replaces_another(self):
+        pending = files.Pending()
+        pending.new(self.path('key'), b'k')
+        files.write(self.path('key'), b'other')
+        with self.assertRaises(FileExistsError):
+            pending.write_all()
+        self.assertEqual(files.read(self.path('key')), 'other')
+
+
 class TestWait(TempDir):
 
     def test_first_true_value_or_the_last_false_one(self):
