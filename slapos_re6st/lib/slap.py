@@ -2,11 +2,12 @@
 request's parameters (json-in-xml or plain), the shared instances attached
 to it, its addresses; and the secrets of a request.
 
-Secrets (smtp-password, backup-repository: its URL may hold a password)
-never become buildout option values, which buildout records in
-.installed.cfg: the partition's slap-configuration replaces each by
-SECRET_MARKER in the parameters it publishes and hands the values over in
-a file of mode 0600 (write_secrets, read_secrets), whose path is an option.
+Secrets (the parameters the request schema marks "writeOnly":
+lib.schema.secret_parameters) never become buildout option values, which
+buildout records in .installed.cfg: the partition's slap-configuration
+replaces each by SECRET_MARKER in the parameters it publishes and hands the
+values over in a file of mode 0600 (write_secrets, read_secrets), whose
+path is an option.
 """
 import ipaddress
 import json
@@ -27,8 +28,7 @@ SERIALISED_KEY = '_'
 # Keys of a shared instance's entry that describe it, not its request.
 SHARED_KEYS = ('slave_reference', 'slave_title', 'slap_software_type',
                'timestamp')
-# Request parameters that are secrets, and what stands for them in options.
-SECRET_PARAMETERS = ('smtp-password', 'backup-repository')
+# What stands for a secret in options.
 SECRET_MARKER = '(secret, not recorded)'
 
 
@@ -72,13 +72,13 @@ def partition_addresses(ip_list):
     return str(min(v4)) if v4 else '', str(min(v6)) if v6 else ''
 
 
-def hide_secrets(parameters):
-    """(parameters with each secret replaced by SECRET_MARKER, {name:
-    secret}).  An empty string (no secret) is left as it is; any other
+def hide_secrets(parameters, names):
+    """(parameters with each secret (`names`) replaced by SECRET_MARKER,
+    {name: secret}).  An empty string (no secret) is left as it is; any other
     value is hidden, valid or not: the validation, which reads it back,
     refuses it without showing it."""
     shown, secrets = dict(parameters), {}
-    for name in SECRET_PARAMETERS:
+    for name in names:
         if name in shown and shown[name] != '':
             secrets[name] = shown[name]
             shown[name] = SECRET_MARKER
@@ -98,12 +98,13 @@ def read_secrets(path):
     return json.loads(files.read(path, '{}'))
 
 
-def reveal(parameters, secrets_path):
-    """`parameters` with each SECRET_MARKER replaced by its secret, read
-    from `secrets_path`.  ValueError with a sentence if one is missing."""
+def reveal(parameters, secrets_path, names):
+    """`parameters` with each SECRET_MARKER of a secret (`names`) replaced
+    by its secret, read from `secrets_path`.  ValueError with a sentence if
+    one is missing."""
     secrets = read_secrets(secrets_path)
     revealed = dict(parameters)
-    for name in SECRET_PARAMETERS:
+    for name in names:
         if revealed.get(name) == SECRET_MARKER:
             if name not in secrets:
                 raise ValueError(

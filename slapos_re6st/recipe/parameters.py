@@ -4,7 +4,8 @@ import json
 
 import zc.buildout
 
-from ..lib import slap, validation
+from ..lib import slap, strings, validation
+from ..lib.schema import load_schema, secret_parameters
 from . import NoInstall, require
 
 
@@ -12,17 +13,18 @@ class Recipe(NoInstall):
     """Options: parameters (one JSON object, secrets replaced by
     lib.slap.SECRET_MARKER), secrets-file (where slap-configuration put
     them), schema (path), registry-port.  Sets one option per schema
-    property, as text (see lib.validation.option_text); a secret one is
+    property, as text (see lib.strings.option_text); a secret one is
     set to SECRET_MARKER when it has a value, never to the value."""
 
     def __init__(self, buildout, name, options):
         require(name, options, 'parameters', 'secrets-file', 'schema',
                 'registry-port')
-        schema = validation.load_schema(options['schema'])
+        schema = load_schema(options['schema'])
         try:
             # the secrets themselves, for validation
             parameters = slap.reveal(json.loads(options['parameters']),
-                                     options['secrets-file'])
+                                     options['secrets-file'],
+                                     secret_parameters(schema))
             values = validation.resolve(parameters, schema,
                                         int(options['registry-port']))
         except ValueError as e:
@@ -32,4 +34,4 @@ class Recipe(NoInstall):
             prop = schema['properties'][key]
             if prop.get('writeOnly'):
                 value = slap.SECRET_MARKER if value else ''
-            options[key] = validation.option_text(value, prop)
+            options[key] = strings.option_text(value, prop)

@@ -10,7 +10,7 @@ from ..lib.validation import check_request
 
 
 def read_requests(path, schema):
-    """{reference: parameters (typed: lib.validation.typed)} of the valid
+    """{reference: parameters (typed: lib.strings.typed)} of the valid
     shared instances and {reference: error sentence} of the invalid ones,
     as the last instance run saw them; None when there is no such file yet
     (which must never be taken for "no shared instance")."""

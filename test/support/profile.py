@@ -6,11 +6,15 @@ import os
 import re
 
 from slapos_re6st.lib import registry_config, slap
+from slapos_re6st.lib.schema import load_schema, secret_parameters
 from slapos_re6st.recipe import parameters as parameters_recipe
 from slapos_re6st.recipe import registry as registry_recipe
 
 from . import SCHEMA_PATH, TOP
 from harness.tempdir import TempDir
+
+# the request's secrets, as the schema says them ("writeOnly")
+SECRETS = secret_parameters(load_schema(SCHEMA_PATH))
 
 
 def profile_section(name):
@@ -44,7 +48,7 @@ class InstanceRecipes(TempDir):
     def slap_options(self, request):
         """What slap-configuration sets (and writes) for `request`."""
         os.makedirs(self.path('etc'), exist_ok=True)
-        shown, secrets = slap.hide_secrets(request)
+        shown, secrets = slap.hide_secrets(request, SECRETS)
         slap.write_secrets(self.secrets_file(), secrets)
         return {'parameters': json.dumps(shown, sort_keys=True),
                 'secrets-file': self.secrets_file()}

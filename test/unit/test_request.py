@@ -17,7 +17,7 @@ from slapos_re6st.lib.slap import SECRET_MARKER
 from slapos_re6st.recipe import parameters as parameters_recipe
 from slapos_re6st.recipe import slapconfiguration
 from support import SCHEMA_PATH
-from support.profile import InstanceRecipes, fake_buildout
+from support.profile import SECRETS, InstanceRecipes, fake_buildout
 
 PASSWORD = 'pa ss"w\'ord#$1-%(x)s-${y}'
 
@@ -54,7 +54,7 @@ class TestSecret(InstanceRecipes):
     request = {'mailhost': 'smtp.example.com:587', 'smtp-user': 'registry',
                'smtp-password': PASSWORD, 'smtp-starttls': True}
 
-    def slap_configuration(self, request, plain=False):
+    def slap_configuration(self, request, plain=False, schema=SCHEMA_PATH):
         """Options of the real slap-configuration recipe, the master
         answering `request` (json-in-xml, or plain XML: as it is)."""
         partition = mock.Mock()
@@ -67,7 +67,8 @@ class TestSecret(InstanceRecipes):
         connection.registerComputerPartition.return_value = partition
         options = {'url': 'http://master/', 'computer': 'COMP-0',
                    'partition': 'slappart0',
-                   'secrets-file': self.secrets_file()}
+                   'secrets-file': self.secrets_file(),
+                   'schema': schema}
         os.makedirs(self.path('etc'), exist_ok=True)
         with mock.patch('slapos.slap.slap', return_value=connection):
             slapconfiguration.Recipe(fake_buildout(self.dir),
@@ -146,18 +147,34 @@ class TestSecret(InstanceRecipes):
         self.assertEqual(params, typed)
 
     def test_marker_without_the_secret_is_refused(self):
-        shown, _ = slap.hide_secrets(self.request)
+        shown, _ = slap.hide_secrets(self.request, SECRETS)
         with self.assertRaises(zc.buildout.UserError):
             self.parameters_options({'parameters': json.dumps(shown),
                                      'secrets-file': self.path('none')})
 
+    def test_the_schema_says_which_parameters_are_secrets(self):
+        """"writeOnly" in the schema, and nothing else, makes a secret."""
+        with open(SCHEMA_PATH) as f:
+            schema = json.load(f)
+        schema['properties']['hello']['writeOnly'] = True
+        del schema['properties']['smtp-password']['writeOnly']
+        path = self.path('schema.json')
+        with open(path, 'w') as f:
+            json.dump(schema, f)
+        options = self.slap_configuration(
+            {'hello': 20, 'smtp-password': 'not-secret'}, schema=path)
+        self.assertEqual(json.loads(options['parameters']), {
+            'hello': SECRET_MARKER, 'smtp-password': 'not-secret'})
+        self.assertEqual(slap.read_secrets(self.secrets_file()),
+                         {'hello': 20})
+
     def test_everything_but_empty_is_hidden(self):
-        shown, secrets = slap.hide_secrets({'smtp-password': ''})
+        shown, secrets = slap.hide_secrets({'smtp-password': ''}, SECRETS)
         self.assertEqual((shown, secrets), ({'smtp-password': ''}, {}))
-        self.assertEqual(slap.hide_secrets({}), ({}, {}))
+        self.assertEqual(slap.hide_secrets({}, SECRETS), ({}, {}))
         for value in PASSWORD, 12345, None, ['x']:
             shown, secrets = slap.hide_secrets(
-                {'smtp-password': value, 'hello': 20})
+                {'smtp-password': value, 'hello': 20}, SECRETS)
             self.assertEqual(shown, {'hello': 20, 'smtp-password':
                                      SECRET_MARKER})
             self.assertEqual(secrets, {'smtp-password': value})

@@ -6,12 +6,14 @@ import json
 import unittest
 from unittest import mock
 
+from slapos_re6st.lib import community, registry_rules, strings
+from slapos_re6st.lib.schema import defaults, load_schema
 from slapos_re6st.lib import validation
 from support import SCHEMA_PATH
 from harness.mmdb import country_mmdb
 from harness.tempdir import TempDir
 
-SCHEMA = validation.load_schema(SCHEMA_PATH)
+SCHEMA = load_schema(SCHEMA_PATH)
 PASSWORD = 'pa ss"w\'ord#$1-%(x)s-${y}'
 
 
@@ -45,7 +47,7 @@ class TestSchema(unittest.TestCase):
             (SCHEMA['properties']['min-protocol']['minimum'],
              SCHEMA['properties']['min-protocol']['maximum']),
             (version.min_protocol, version.protocol))
-        self.assertEqual(validation.protocol_range(),
+        self.assertEqual(registry_rules.protocol_range(),
                          (version.min_protocol, version.protocol))
 
 
@@ -60,7 +62,7 @@ class TestForward(unittest.TestCase):
 
     def test_defaults_come_from_the_schema(self):
         values = self.resolve()
-        self.assertEqual(values, validation.defaults(SCHEMA))
+        self.assertEqual(values, defaults(SCHEMA))
         self.assertEqual(
             {k: values[k] for k in ('ipv6-prefix', 'prefix-length',
                                     'key-size', 'forward-ipv4',
@@ -245,7 +247,7 @@ class TestStrings(TempDir):
                    else json.dumps(value) for name, value in request.items()}
         self.assertTrue(all(isinstance(v, str) for v in as_text.values()))
         self.assertEqual(self.resolve(**as_text), self.resolve(**request))
-        self.assertEqual(validation.typed(as_text, SCHEMA), request)
+        self.assertEqual(strings.typed(as_text, SCHEMA), request)
 
     def test_secrets_are_never_shown(self):
         schema = dict(SCHEMA, properties=dict(
@@ -379,7 +381,7 @@ class TestValidation(TempDir):
     def test_ipv4_net(self):
         for value in '', '10.42.0.0/16 24', '192.168.0.0/24 32', '0.0.0.0/0 8':
             self.assertValid(**{'ipv4-net': value})
-        self.assertEqual(validation.ipv4_network('10.42.0.0/16 24')[1], 24)
+        self.assertEqual(registry_rules.ipv4_network('10.42.0.0/16 24')[1], 24)
         for value, words in (
                 ('10.42.0.0/16', ('"IP/N PLEN"',)),
                 ('10.42.0.1/16 24', ('10.42.0.1/16 has host bits set',
@@ -638,7 +640,7 @@ class TestCommunity(TempDir):
 
     def test_re6st_reads_it_the_same_way(self):
         text = '# c\n\n000 *\n001 @AS AU\n\t010  FR DE IT \n'
-        self.assertEqual(validation.community_entries(text), [
+        self.assertEqual(community.community_entries(text), [
             (3, '000', ['*']), (4, '001', ['@AS', 'AU']),
             (5, '010', ['FR', 'DE', 'IT'])])
         # re6st-registry's own parsing loop (RegistryServer.__init__)
@@ -650,4 +652,4 @@ class TestCommunity(TempDir):
                 community_map[x.pop(0)] = x
         self.assertEqual(community_map, {
             prefix: locations for _, prefix, locations
-            in validation.community_entries(text)})
+            in community.community_entries(text)})
