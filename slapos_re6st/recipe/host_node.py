@@ -4,6 +4,7 @@ what root runs (commands), and how it is doing (status), each run.  Its
 certificate is the registry's first: re6st-registry-service makes it at
 the registry's first start, before it serves anyone."""
 import grp
+import importlib.metadata
 import os
 import shlex
 
@@ -52,15 +53,25 @@ Restart=always
 WantedBy=multi-user.target
 '''
 COMMANDS = '''\
-As root on this host, once: install re6stnet 0.642 (python3 -m venv \
-/opt/re6stnet && /opt/re6stnet/bin/pip install re6stnet==0.642 \
-pyOpenSSL==26.2.0), Nexedi's babeld (re6stnet's documentation: the babeld \
-fork with its -X control socket; Debian's babeld lacks it) and OpenVPN \
+As root on this host, once: install re6stnet %(re6stnet)s (python3 -m venv \
+/opt/re6stnet && /opt/re6stnet/bin/pip install %(pins)s), Nexedi's \
+babeld (re6stnet's documentation: the babeld fork with its -X control \
+socket; Debian's babeld lacks it) and OpenVPN \
 (apt-get install openvpn); then run the node, \
 `/opt/re6stnet/bin/re6stnet @%(conf)s`, or as a service: `cp %(unit)s \
 /etc/systemd/system/ && systemctl daemon-reload && systemctl enable --now \
 %(unit_name)s`.  The files stay in %(directory)s (the node renews its \
 certificate there).  One re6st network per host (UDP port 326).'''
+
+
+# What root's re6stnet installs: the versions the release runs (software.cfg
+# pins them; read from the installed eggs, never written here).
+PINNED = ('re6stnet', 'pyOpenSSL')
+
+
+def pins():
+    """{name: version} of PINNED as installed."""
+    return {name: importlib.metadata.version(name) for name in PINNED}
 
 
 class Recipe:
@@ -87,8 +98,11 @@ class Recipe:
             int(options['grace-period']))
         options['status'] = status
         options['start'] = host_node.start_command(directory)
+        versions = pins()
         options['commands'] = COMMANDS % dict(
-            self.paths, directory=directory, unit_name=self.unit_name)
+            self.paths, directory=directory, unit_name=self.unit_name,
+            re6stnet=versions['re6stnet'], pins=' '.join(
+                '%s==%s' % item for item in versions.items()))
 
     def install(self):
         options = self.options

@@ -210,6 +210,11 @@ class TestRecipe(TempDir):
         self.assertTrue(config.up.endswith('|| true'))
         self.assertIn('re6stnet @%s' % conf, options['commands'])
         self.assertIn('re6stnet-slappart0.service', options['commands'])
+        # the versions the release runs, read from the installed eggs
+        import importlib.metadata
+        self.assertIn('pip install re6stnet==%s pyOpenSSL==%s' % (
+            importlib.metadata.version('re6stnet'),
+            importlib.metadata.version('pyOpenSSL')), options['commands'])
         self.assertTrue(options['status'].startswith('not running'))
         # addresses given: those
         options = self.options(ips='192.0.2.7')
