@@ -94,6 +94,14 @@ class InstanceTestCase(_InstanceTestCase):
         process_every_partition(cls.slap)
         super().waitForInstance()
 
+    @classmethod
+    def instance_run(cls, **kw):
+        """`slapos node instance` on every partition (keywords: those of
+        StandaloneSlapOS.waitForInstance, like error_lines), as
+        waitForInstance does."""
+        process_every_partition(cls.slap)
+        cls.slap.waitForInstance(**kw)
+
 
 def software_path():
     """The software's folder in the embedded SlapOS (named after the URL

@@ -109,7 +109,7 @@ class TestBackups(OperationsTestCase):
             self.assertNotEqual(result.returncode, 0)
             self.assertIn('srv/re6st-tokens/tokens.db', result.stderr)
             with self.assertRaises(SlapOSNodeCommandError) as e:
-                self.slap.waitForInstance(error_lines=100)
+                self.instance_run(error_lines=100)
             self.assertIn('re6st-backup.py', str(e.exception))
             self.assertIn('srv/re6st-tokens/tokens.db', str(e.exception))
         finally:
@@ -216,7 +216,7 @@ class TestRestore(OperationsTestCase):
         # (without backup-repository: that repository is another CA's for
         # the fresh instance, until the restore)
         self.requestDefaultInstance(state='destroyed')
-        self.slap.waitForInstance(max_retry=3)
+        self.instance_run(max_retry=3)
         self.slap.waitForReport(max_retry=3)
         self.assertFalse(os.path.exists(self.path('srv', 're6st-ca',
                                                   'ca.key')))

@@ -310,7 +310,7 @@ class TestSmtpPassword(ParametersTestCase):
             partition_parameter_kw=params(**dict(self.request, mailhost='')))
         try:
             with self.assertRaises(SlapOSNodeCommandError) as e:
-                self.slap.waitForInstance(error_lines=100)
+                self.instance_run(error_lines=100)
             self.assertIn("'smtp-password' is (not shown)", str(e.exception))
             self.assertNotIn(PASSWORD, str(e.exception))
             # still running with it
@@ -344,7 +344,7 @@ class TestRenewCA(ParametersTestCase):
             partition_parameter_kw=params(**dict(self.request,
                                                  **{'ipv6-prefix': self.new})))
         with self.assertRaises(SlapOSNodeCommandError) as e:
-            self.slap.waitForInstance(error_lines=100)
+            self.instance_run(error_lines=100)
         message = ' '.join(str(e.exception).split())
         for words in ('/bin/re6st-renew-ca --key ',
                       '/srv/re6st-ca/ca.key --cert ',

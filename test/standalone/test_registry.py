@@ -249,7 +249,7 @@ class TestInvalidRequests(RegistryTestCase):
             partition_parameter_kw=params(**request))
         try:
             with self.assertRaises(SlapOSNodeCommandError) as e:
-                self.slap.waitForInstance(error_lines=100)
+                self.instance_run(error_lines=100)
             for word in words:
                 self.assertIn(word, str(e.exception))
             # the registry still runs, with its CA and configuration

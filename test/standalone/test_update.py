@@ -83,9 +83,9 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
         self.slap.waitForSoftware(max_retry=2)
         self.request(self.old_url)
         self.addCleanup(self.slap.waitForReport, max_retry=3)
-        self.addCleanup(self.slap.waitForInstance, max_retry=3)
+        self.addCleanup(self.instance_run, max_retry=3)
         self.addCleanup(self.request, new_url, state='destroyed')
-        self.slap.waitForInstance(max_retry=5)
+        self.instance_run(max_retry=5)
         partition = self.request(self.old_url)
         self.partition_id = partition.getId()
         before = connection(partition)
@@ -100,7 +100,7 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
                           before['ca-fingerprint'], '--token', 'nodebefore')
         self.assertEqual(result.returncode, 0, result.stderr)
         self.request_token(self.old_url)
-        self.slap.waitForInstance(max_retry=3)
+        self.instance_run(max_retry=3)
         shared = until('the shared instance\'s token', lambda: (
             self.token_parameters(self.old_url).get('token')))
         backups = until('a backup', lambda: backup_names(
@@ -110,7 +110,7 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
 
         # the update: the same instance, requested with this release
         self.request(new_url)
-        self.slap.waitForInstance(max_retry=3)
+        self.instance_run(max_retry=3)
         after = connection(self.request(new_url))
         # every parameter as it was, and what this release adds
         self.assertEqual({key: after.get(key) for key in before}, before)
@@ -141,5 +141,5 @@ class TestUpdateFromThePreviousLayout(InstanceTestCase):
         with open(self.path('.installed.cfg')) as f:
             self.assertNotIn(PASSWORD, f.read())
         # and this release's promises pass
-        self.slap.waitForInstance()
+        self.instance_run()
         self.request_token(new_url, state='destroyed')
