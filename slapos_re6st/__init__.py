@@ -10,6 +10,9 @@ modules; docs/design.md says why):
   backup/   re6st-backup and re6st-restore: backups, backup-repository,
             the registry's log rotation
   promise/  the partition's promise plugins and the checks they run
+  root/     what the host's root runs, copied once out of the release:
+            re6st-host-node (the registry's own node, installed from the
+            partition's data where only root writes)
   cli/      the commands: a thin main() each
 
 Runtime code (everything but recipe/) never imports recipe/ or zc.buildout

@@ -1,5 +1,8 @@
 """The registry's own re6st node (the host node): the main node of the
-network, run by the host's root with files this partition makes.
+network, run by the host's root, installed by root's own tool
+(slapos_re6st/root/re6st_host_node.py) from the data this partition
+publishes (its key and certificates, NODE), never from a file of the
+partition that root would run.
 
 re6st-registry takes the owner of the first certificate it signs for its
 main node (`prefix` in its database's config table, sent to every node as
@@ -29,7 +32,8 @@ ADDRESS_QUERY = 1
 KEY = 'cert.key'
 CERT = 'cert.crt'
 CA = 'ca.crt'
-CONF = 're6stnet.conf'
+# what root's tool reads: the registry's URL, the run directory, addresses
+NODE = 'node.json'
 # warn this long before the registry exits for its main node's certificate
 WARN_DAYS = 45
 
@@ -191,8 +195,23 @@ def lifetime(cert, grace_period, now=None):
     return end, (end - now).days
 
 
+def partition_of(directory):
+    """The partition of the host node's `directory` (srv/re6st-host-node)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(directory)))
+
+
+def node_id(directory):
+    """The name root's tool installs the node under: its partition's."""
+    return os.path.basename(partition_of(directory))
+
+
+def unit_name(directory):
+    return 're6stnet-%s.service' % node_id(directory)
+
+
 def start_command(directory):
-    return 're6stnet @%s' % os.path.join(directory, CONF)
+    """What root runs to install (again) the node of `directory`."""
+    return 're6st-host-node install %s' % partition_of(directory)
 
 
 def status(db_path, directory, run, grace_period, now=None):
@@ -204,9 +223,9 @@ def status(db_path, directory, run, grace_period, now=None):
     prefix, email, main_cert = main_node(db_path)
     if prefix is None:
         return False, ('not running (the registry makes its certificate,'
-                       ' its first, when it first starts): run `%s` as'
-                       ' root (see host-node-commands).'
-                       % start_command(directory))
+                       ' its first, when it first starts): as root, run'
+                       ' `%s` and start %s (see host-node-commands).'
+                       % (start_command(directory), unit_name(directory)))
     own = files.read(os.path.join(directory, CERT), binary=True)
     own = own and prefix_bits(common_name(x509.load_pem_x509_certificate(
         own)))
@@ -230,15 +249,18 @@ def status(db_path, directory, run, grace_period, now=None):
             % (prefix, email or 'no owner recorded', run) + warning)
     answer, text = query(prefix)
     if answer != 'answered':
-        return False, ('not running (%s): run `%s` as root (see'
-                       ' host-node-commands).' % (text, start_command(
-                           directory)) + warning)
+        return False, ('not running (%s): as root, run `%s` and start %s'
+                       ' (see host-node-commands).' % (
+                           text, start_command(directory),
+                           unit_name(directory)) + warning)
     peers = routed_peers(os.path.join(run, 'babeld.sock'))
     if isinstance(peers, OSError):
         return False, (
             'running, control socket refused: %s: the registry cannot read'
             ' babeld (it offers no other node to bootstrap from); the node'
-            ' must run with the grant hook of its configuration (up)'
-            ' giving this partition\'s group access to %s.'
-            % (peers, os.path.join(run, 'babeld.sock')) + warning)
+            ' must run with the hook root\'s tool installs (up), which'
+            ' gives this partition\'s group access to %s: as root, run `%s`'
+            ' and restart %s.' % (peers, os.path.join(run, 'babeld.sock'),
+                                  start_command(directory),
+                                  unit_name(directory)) + warning)
     return not warning, 'running: %s peers routed.%s' % (peers, warning)

@@ -36,8 +36,10 @@ def ensure_main_node(config, directory):
                          " is the registry's main node\n" % (name, directory))
     elif host_node.follow_ca(config, directory):
         sys.stderr.write("re6st-registry-service: the host node's CA (%s)"
-                         " is the registry's again: restart the host node"
-                         "\n" % directory)
+                         " is the registry's again: as root, run `%s` and"
+                         " restart %s\n" % (
+                             directory, host_node.start_command(directory),
+                             host_node.unit_name(directory)))
 
 
 def run(argv):

@@ -4,6 +4,7 @@ re6st-registry, and a stand-in for babeld on its control socket (the real
 babeld re6stnet needs, Nexedi's, is not in Debian).  The real re6stnet
 node is run by test/netns (root)."""
 import datetime
+import json
 import os
 import shutil
 import socket
@@ -17,7 +18,7 @@ from slapos_re6st.lib import ca, files, host_node
 from slapos_re6st.recipe.host_node import Recipe
 from support import TOP
 from support.babeld import Babeld
-from support.re6st import RunningRegistry, re6stnet_config
+from support.re6st import RunningRegistry
 from harness.tempdir import TempDir
 
 GRACE = 8640000
@@ -87,8 +88,9 @@ class TestMainNode(TempDir):
                                       self.path('node'), '/nowhere', GRACE)
         self.assertFalse(ok)
         self.assertIn('not running', status)
-        self.assertIn('re6stnet @%s' % self.path('node', 're6stnet.conf'),
-                      status)
+        # what root runs: its own tool, on the partition (two levels up)
+        self.assertIn('re6st-host-node install %s' % os.path.dirname(
+            self.dir), status)
         node = self.path('host-node')
         registry = RunningRegistry(self.path('registry'), main_node=node)
         self.addCleanup(registry.stop)
@@ -180,7 +182,8 @@ class TestQuery(TempDir):
 class TestRecipe(TempDir):
 
     def options(self, **kw):
-        options = {'directory': self.path('host-node'),
+        options = {'directory': self.path('slappart0', 'srv',
+                                          're6st-host-node'),
                    'registry-url': 'http://10.0.0.1:9200/',
                    'registry-db': self.path('registry.db'),
                    'ca': self.path('ca.crt'), 'run': '/var/run/re6stnet',
@@ -189,34 +192,44 @@ class TestRecipe(TempDir):
         options.update(kw)
         return options
 
-    def test_what_root_needs(self):
+    def test_data_for_root_only(self):
+        """The partition publishes data (node.json, its key), no file root
+        would run; the commands name root's own tool."""
         options = self.options()
+        directory = options['directory']
+        for name in 're6stnet.conf', 'grant-babeld-sock', \
+                're6stnet-slappart0.service':  # the previous layout's
+            os.makedirs(directory, exist_ok=True)
+            files.write(os.path.join(directory, name), 'old')
+        before = sorted(os.listdir(directory))
         recipe = Recipe(None, 'host-node', options)
         # made by buildout: nothing written; its key comes with install()
-        self.assertEqual(os.listdir(self.dir), [])
+        self.assertEqual(sorted(os.listdir(directory)), before)
         installed = recipe.install()
-        conf = os.path.join(options['directory'], 're6stnet.conf')
-        self.assertIn(conf, installed)
-        self.assertNotIn(os.path.join(options['directory'], 'cert.key'),
-                         installed)
+        node = os.path.join(directory, 'node.json')
+        self.assertEqual(installed, [node])
+        self.assertEqual(sorted(os.listdir(directory)),
+                         ['cert.key', 'node.json'])
         self.assertEqual(stat.S_IMODE(os.stat(os.path.join(
-            options['directory'], 'cert.key')).st_mode), 0o600)
-        config = re6stnet_config(conf)
-        self.assertEqual(config.registry, 'http://10.0.0.1:9200/')
-        self.assertEqual(config.run, '/var/run/re6stnet')
-        self.assertEqual(config.ip, ['2001:db8::1', '192.0.2.1'])
-        self.assertEqual(config.key, os.path.join(options['directory'],
-                                                  'cert.key'))
-        self.assertTrue(config.up.endswith('|| true'))
-        self.assertIn('re6stnet @%s' % conf, options['commands'])
-        self.assertIn('re6stnet-slappart0.service', options['commands'])
+            directory, 'cert.key')).st_mode), 0o600)
+        self.assertEqual(json.loads(files.read(node)), {
+            'registry': 'http://10.0.0.1:9200/', 'run': '/var/run/re6stnet',
+            'ips': ['2001:db8::1', '192.0.2.1']})
+        commands = options['commands']
+        self.assertIn('install -o root -g root -m 0755 %s'
+                      ' /usr/local/sbin/re6st-host-node' % os.path.join(
+                          TOP, 'slapos_re6st', 'root', 're6st_host_node.py'),
+                      commands)
+        self.assertIn('re6st-host-node install %s' % self.path('slappart0'),
+                      commands)
+        self.assertIn('re6stnet-slappart0.service', commands)
         # the versions the release runs, read from the installed eggs
         import importlib.metadata
         self.assertIn('pip install re6stnet==%s pyOpenSSL==%s' % (
             importlib.metadata.version('re6stnet'),
-            importlib.metadata.version('pyOpenSSL')), options['commands'])
+            importlib.metadata.version('pyOpenSSL')), commands)
         self.assertTrue(options['status'].startswith('not running'))
         # addresses given: those
         options = self.options(ips='192.0.2.7')
         Recipe(None, 'host-node', options).install()
-        self.assertEqual(re6stnet_config(conf).ip, ['192.0.2.7'])
+        self.assertEqual(json.loads(files.read(node))['ips'], ['192.0.2.7'])
