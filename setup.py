@@ -24,6 +24,7 @@ setup(
             'software-type = slapos_re6st.recipe.softwaretype:Recipe',
             'optional-parts = slapos_re6st.recipe.softwaretype:Optional',
             'parameters = slapos_re6st.recipe.parameters:Recipe',
+            'adoption = slapos_re6st.recipe.adoption:Recipe',
             'ca = slapos_re6st.recipe.ca:Recipe',
             'admin-secret = slapos_re6st.recipe.admin:Recipe',
             'registry-config = slapos_re6st.recipe.registry:Recipe',

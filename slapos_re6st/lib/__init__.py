@@ -24,4 +24,5 @@ and checks.  It never imports buildout nor the recipes.
   admin            the admin secret: who may call the private RPCs
   forward          the public side: HAProxy's configuration
   host_node        the registry's own re6st node: identity, status
+  adoption         a registry of SlapOS's re6stnet release taken over
 """

@@ -25,9 +25,13 @@ public instead of the registry:
   minute: each was a traceback in its log) refused for a while;
 - at most MAX_BACKEND requests at once reach the registry (the rest wait
   in HAProxy, getCa first), always from `source`, an address the
-  registry does not trust, without any client's X-Forwarded-For: no
-  private RPC is ever allowed through it (nor any client's admin
-  secret header: lib.admin);
+  registry does not trust: no private RPC is ever allowed through it;
+- X-Forwarded-For (and Forwarded) from clients are dropped, and
+  X-Forwarded-For set to the client's own address (HAProxy's `src`), so
+  that re6st-registry locates a node joining without --location by its
+  address (its GeoIP lookup), not by the Host header; whatever it
+  holds, the registry refuses private RPCs to the forward's `source`
+  (nor does any client's admin secret header pass: lib.admin);
 - HAProxy itself logs nothing.
 """
 import ipaddress
@@ -110,6 +114,7 @@ frontend re6st-public
     http-request del-header X-Forwarded-For
     http-request del-header Forwarded
     http-request del-header %(admin_header)s
+    http-request set-header X-Forwarded-For %%[src]
     http-request set-priority-class int(-10) if { path /getCa }
     default_backend registry
 
@@ -129,9 +134,55 @@ def bind_line(address, port):
     return '    bind %s:%s backlog %s' % (ip, port, BACKLOG)
 
 
-def render(listen, port, registry, source):
+def binds(listen, port, extra=(), redirect=None):
+    """[(address, port)] the forward listens at: each address of `listen`
+    at `port`, each (address, port) of `extra` and `redirect` (where the
+    node's port redirection leads, see redirect_target); each pair
+    once."""
+    pairs = [(address, str(port)) for address in listen]
+    pairs += [(address, str(p)) for address, p in extra]
+    if redirect:
+        pairs.append(redirect)
+    found = []
+    for address, p in pairs:
+        pair = (str(ipaddress.ip_address(address)), str(p))
+        if pair not in found:
+            found.append(pair)
+    return found
+
+
+def redirect_target(address, port, taken=()):
+    """(address, port) the host's IPv4 is redirected to: the partition's
+    IPv4 `address`, at the first port after `port` not in `taken`.  Not
+    `port` itself: slapos.core's portredir runs socat listening on every
+    IPv4 address of the host at the source port, and Linux refuses that
+    bind (EADDRINUSE) while any local address listens at that port."""
+    taken = {str(p) for p in taken} | {str(port)}
+    target = int(port) + 1
+    while str(target) in taken:
+        target += 1
+    return str(ipaddress.ip_address(address)), str(target)
+
+
+def port_redirects(source_ports, target):
+    """The `.slapos-port-redirect` entries (slapos.core's portredir
+    manager: the host's IPv4 at each of `source_ports` to the (address,
+    port) `target`)."""
+    address, port = target
+    return [{'srcPort': int(p), 'destPort': int(port),
+             'destAddress': address} for p in source_ports]
+
+
+def render(listen, port, registry, source, extra=()):
     """The configuration: listening on each address of `listen` at
-    `port`, forwarding to `registry` ("IPv4:port") from `source`."""
+    `port`, and on each (address, port) of `extra`, forwarding to
+    `registry` ("IPv4:port") from `source`."""
+    return render_binds(binds(listen, port, extra), registry, source)
+
+
+def render_binds(pairs, registry, source):
+    """The configuration: listening at each (address, port) of `pairs`,
+    forwarding to `registry` ("IPv4:port") from `source`."""
     queries = []
     for rpc, query in sorted(PUBLIC_RPCS.items()):
         if query:
@@ -143,7 +194,8 @@ def render(listen, port, registry, source):
                 '    http-request deny deny_status 400 if { path /%s }'
                 ' { query -m len gt 0 }' % rpc)
     return TEMPLATE % {
-        'binds': '\n'.join(bind_line(address, port) for address in listen),
+        'binds': '\n'.join(bind_line(address, port)
+                           for address, port in pairs),
         'paths': ' '.join('/' + rpc for rpc in sorted(PUBLIC_RPCS)),
         'queries': '\n'.join(queries),
         'registry': registry, 'source': source, 'max_backend': MAX_BACKEND,

@@ -6,6 +6,8 @@ the order they happen (the entry point names are in setup.py):
   softwaretype       the parts of the requested type (software-type,
                      optional-parts)
   parameters         the request, validated against the schema
+  adoption           a registry of SlapOS's re6stnet release taken over,
+                     before ca (which takes its paths from it)
   ca                 the network's CA, key and DH
   admin              the admin secret for the private RPCs (admin-secret)
   registry           re6st-registry's configuration (registry-config)

@@ -1,12 +1,17 @@
 """Validate the request against instance-input-schema.json (lib.validation)
-and set one option per parameter, defaults filled in."""
+and set one option per parameter, defaults filled in.  Parameters of
+SlapOS's re6stnet release that this release names or writes otherwise are
+taken with a warning first (lib.adoption.legacy_parameters)."""
 import json
+import logging
 
 import zc.buildout
 
-from ..lib import slap, strings, validation
+from ..lib import adoption, slap, strings, validation
 from ..lib.schema import load_schema, secret_parameters
 from . import NoInstall, require
+
+log = logging.getLogger(__name__)
 
 
 class Recipe(NoInstall):
@@ -25,6 +30,10 @@ class Recipe(NoInstall):
             parameters = slap.reveal(json.loads(options['parameters']),
                                      options['secrets-file'],
                                      secret_parameters(schema))
+            # a request made for SlapOS's re6stnet release: kept working
+            parameters, warnings = adoption.legacy_parameters(parameters)
+            for warning in warnings:
+                log.warning(warning)
             values = validation.resolve(parameters, schema,
                                         int(options['registry-port']))
         except ValueError as e:

@@ -15,8 +15,9 @@ retrying whatever fails:
 
 The registry knows a token's node by the "email" the token was added with:
 the manager uses the shared instance's reference, unique per shared
-instance (or a digest of it, see registry_email), and keeps the owner's
-email for itself.  One shared instance the registry fails on never keeps
+instance (or a digest of it, see registry_email; an adopted token keeps
+the name SlapOS's re6stnet release gave, store.Store.adopted_email), and
+keeps the owner's email for itself.  One shared instance the registry fails on never keeps
 the others from being registered, watched or dropped.
 """
 import dataclasses
@@ -124,6 +125,16 @@ def connection_parameters(row, config):
     return parameters
 
 
+def legacy_parameters(parameters):
+    """What SlapOS's re6stnet release published on a token instance, as
+    plain connection parameters, for one adopted from it: its token, its
+    status as 1_info, the node's addresses ("::" and "0.0.0.0" while
+    unknown, as that release wrote them)."""
+    return {'token': parameters['token'], '1_info': parameters['status'],
+            'ipv6': parameters.get('ipv6', '::'),
+            'ipv4': parameters.get('ipv4', '0.0.0.0')}
+
+
 @dataclasses.dataclass
 class Manager:
     """The passes of the service: its configuration, the Registry, the
@@ -134,6 +145,11 @@ class Manager:
     store: object
     schema: dict
     now: object = time.time
+
+    def email(self, reference):
+        """What the registry knows the node of `reference` by."""
+        return (self.store.adopted_email(reference)
+                or registry_email(reference))
 
     def sync(self, requests):
         """Bring the store in line with the shared instances requested."""
@@ -158,7 +174,14 @@ class Manager:
                 self.store.update(reference,
                                   email=parameters.get('email', ''),
                                   description=parameters.get('description', ''))
+        unseen = self.store.unseen()
+        for reference in unseen & (set(valid) | set(invalid)):
+            db.execute('UPDATE adopted SET seen=1 WHERE reference=?',
+                       (reference,))
+            unseen.discard(reference)
         for reference, row in known.items():
+            if reference in unseen:
+                continue  # adopted, its shared instance not requested yet
             if reference not in valid and not row['dropped']:
                 self.store.update(reference, dropped=1)
                 log.info('%s: shared instance gone, dropping its token',
@@ -187,7 +210,7 @@ class Manager:
 
     def register(self):
         def add(row):
-            self.registry.add_token(registry_email(row['reference']),
+            self.registry.add_token(self.email(row['reference']),
                                     row['token'])
             self.store.update(row['reference'], registered=1, error=None)
             log.info('%s: token registered', row['reference'])
@@ -205,7 +228,7 @@ class Manager:
                     log.info('%s: unused token deleted', reference)
                 else:  # used since the last check
                     prefix = self.registry.node_prefix(
-                        registry_email(reference))
+                        self.email(reference))
             if prefix:
                 self.registry.revoke(prefix)
                 log.info('%s: certificate of node %s revoked', reference,
@@ -224,7 +247,7 @@ class Manager:
                 if not row['ipv4'] and now - row['checked'] > IPV4_CHECK_PERIOD:
                     self.store.update(reference, checked=now,
                                       ipv4=self.registry.ipv4(
-                                          registry_email(reference)))
+                                          self.email(reference)))
                 continue
             if now - row['checked'] < USE_CHECK_PERIOD:
                 continue
@@ -243,7 +266,7 @@ class Manager:
     def check_use(self, row, now):
         """Whether the token of `row` was used, and by which node."""
         reference = row['reference']
-        email = registry_email(reference)
+        email = self.email(reference)
         if self.registry.is_token(row['token']):
             self.store.update(reference, checked=now)
             return
@@ -261,11 +284,18 @@ class Manager:
             self.store.update(reference, registered=0, checked=now)
 
     def publish(self):
+        unseen = self.store.unseen()
         for row in self.store.rows('NOT dropped'):
+            if row['reference'] in unseen:
+                continue  # not attached to this partition yet
             parameters = connection_parameters(row, self.config)
             text = json.dumps(parameters, sort_keys=True)
             if text != row['published']:
-                self.master.publish(row['reference'], parameters)
+                if self.store.adopted_email(row['reference']) is None:
+                    self.master.publish(row['reference'], parameters)
+                else:
+                    self.master.publish(row['reference'], parameters,
+                                        legacy_parameters(parameters))
                 self.store.update(row['reference'], published=text)
         for row in self.store.db.execute('SELECT * FROM invalid').fetchall():
             parameters = {'status': 'Invalid request: %s' % row['error']}

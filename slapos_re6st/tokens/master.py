@@ -13,6 +13,10 @@ class Master:
         self.partition = connection.registerComputerPartition(
             computer, partition)
 
-    def publish(self, reference, parameters):
-        self.partition.setConnectionDict(
-            {'_': json.dumps(parameters, sort_keys=True)}, reference)
+    def publish(self, reference, parameters, plain=None):
+        """`parameters` serialised (as "_"), and the `plain` ones beside
+        it as they are (what SlapOS's re6stnet release published, for a
+        token instance adopted from it)."""
+        values = dict(plain or {})
+        values['_'] = json.dumps(parameters, sort_keys=True)
+        self.partition.setConnectionDict(values, reference)

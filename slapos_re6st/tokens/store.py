@@ -23,6 +23,11 @@ class Store:
             error TEXT,              -- last registry error, for the status
             published TEXT           -- what was last published
         );
+        CREATE TABLE IF NOT EXISTS adopted (
+            reference TEXT PRIMARY KEY,
+            email TEXT NOT NULL,     -- the node's name in the registry
+            seen INTEGER NOT NULL DEFAULT 0  -- requested since adopted
+        );
         CREATE TABLE IF NOT EXISTS invalid (
             reference TEXT PRIMARY KEY,
             error TEXT NOT NULL,
@@ -35,6 +40,17 @@ class Store:
         self.db = sqlite3.connect(path, isolation_level=None)
         self.db.row_factory = sqlite3.Row
         self.db.executescript(self.SCHEMA)
+
+    def adopted_email(self, reference):
+        """The registry's name of an adopted token's node, or None."""
+        row = self.db.execute('SELECT email FROM adopted WHERE reference=?',
+                              (reference,)).fetchone()
+        return row[0] if row else None
+
+    def unseen(self):
+        """References of adopted tokens not requested since."""
+        return {row[0] for row in self.db.execute(
+            'SELECT reference FROM adopted WHERE NOT seen')}
 
     def rows(self, where='1', args=(), order='reference'):
         return self.db.execute(

@@ -16,6 +16,8 @@ harness/mmdb.py       tiny GeoIP2 databases
 harness/parameters.py every network parameter away from its default
 harness/tempdir.py    temporary directories for unit tests
 harness/attack.py     the public side under load (tests and make bench)
+harness/old_release.py a partition of SlapOS's own re6stnet release, made
+                      by the pinned slapos.cookbook recipe's own code
 """
 import os
 import time

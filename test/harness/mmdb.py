@@ -1,8 +1,9 @@
-"""A GeoIP2 country database for the tests: the MaxMind DB format
-(https://maxmind.github.io/MaxMind-DB/) with a search tree of one node
-that knows no address.  re6st-registry then locates every node at '*'
-(geoip2 raises AddressNotFoundError, which re6st catches), but runs with
-same-country and communities, as with a real database."""
+"""GeoIP2 country databases for the tests, in the MaxMind DB format
+(https://maxmind.github.io/MaxMind-DB/): one with a search tree of one
+node that knows no address (re6st-registry then locates every node at
+'*': geoip2 raises AddressNotFoundError, which re6st catches, but runs
+with same-country and communities, as with a real database), and one
+that places one network (a loopback one) in a country."""
 import os
 import time
 
@@ -36,6 +37,39 @@ def _mmdb_encode(value):
 def empty_country_mmdb(path, database_type='GeoLite2-Country'):
     node_count = 1
     tree = node_count.to_bytes(3, 'big') * 2  # both branches: no data
+    write_mmdb(path, tree, node_count, b'', database_type)
+
+
+def located_country_mmdb(path, network, country, continent,
+                         database_type='GeoLite2-Country'):
+    """A database that places the addresses of `network` (IPv4 or IPv6,
+    like '127.0.0.0/8') in `country` (ISO code) on `continent` (code, like
+    'EU'), and knows no other address: a search tree of one node per bit
+    of the network (an IPv4 address is looked up as ::a.b.c.d)."""
+    import ipaddress
+    network = ipaddress.ip_network(network)
+    if network.version == 4:
+        bits = '0' * 96 + format(int(network.network_address), '032b')
+        bits = bits[:96 + network.prefixlen]
+    else:
+        bits = format(int(network.network_address), '0128b')
+        bits = bits[:network.prefixlen]
+    node_count = len(bits)
+    data = _mmdb_encode({'country': {'iso_code': country},
+                         'continent': {'code': continent}})
+    tree = b''
+    for i, bit in enumerate(bits):
+        # the next node on the path, or the data (node_count + 16 + its
+        # offset), at the last bit; no data on the other branch
+        on_path = i + 1 if i + 1 < node_count else node_count + 16
+        records = [node_count, node_count]
+        records[int(bit)] = on_path
+        tree += b''.join(r.to_bytes(3, 'big') for r in records)
+    write_mmdb(path, tree, node_count, data, database_type)
+    return path
+
+
+def write_mmdb(path, tree, node_count, data, database_type):
     metadata = {
         'binary_format_major_version': (5, 2),
         'binary_format_minor_version': (5, 0),
@@ -48,7 +82,7 @@ def empty_country_mmdb(path, database_type='GeoLite2-Country'):
         'record_size': (5, 24),
     }
     with open(path, 'wb') as f:
-        f.write(tree + bytes(16) + b'\xab\xcd\xefMaxMind.com'
+        f.write(tree + bytes(16) + data + b'\xab\xcd\xefMaxMind.com'
                 + _mmdb_encode(metadata))
 
 

@@ -65,8 +65,10 @@ class FakeMaster:
 
     def __init__(self):
         self.published = {}
+        self.plain = {}
         self.count = 0
 
-    def publish(self, reference, parameters):
+    def publish(self, reference, parameters, plain=None):
         self.count += 1
         self.published[reference] = parameters
+        self.plain[reference] = plain
