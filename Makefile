@@ -10,6 +10,9 @@
 #   make token NAME=<reference>        request a shared token instance, print
 #                                      its parameters once its token works
 #   make drop-token NAME=<reference>   destroy it (token deleted, node revoked)
+#   make prepare                       install what make test needs (system
+#                                      packages, the Python environments),
+#                                      run nothing
 #   make test                          the whole test suite: units (pytest),
 #                                      then the SlapOS-level suite as SlapOS's
 #                                      test runner runs it (tools/sr-test)
@@ -48,11 +51,11 @@ export SLAPOS_TEST_IPV6 := ::1
 export PATH := $(VENV)/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run stop test bench env sr-env token drop-token test-node
+.PHONY: run stop test bench env sr-env prepare token drop-token test-node
 
 ifeq ($(shell id -u),0)
 
-run stop test bench token drop-token:
+run stop test bench token drop-token prepare:
 	@tools/as-user $(RUN_AS) $@
 
 test-node:
@@ -70,6 +73,8 @@ $(ENV_STAMP): tools/make-env tools/requirements.txt tools/requirements-buildout.
 
 # the environment SlapOS's test runner gives the test egg (test/setup.py)
 sr-env: $(SR_STAMP)
+
+prepare: env sr-env
 
 $(SR_STAMP): tools/make-env tools/requirements-sr.txt tools/requirements-buildout.txt test/setup.py
 	@echo "Creating the test runner's Python environment in $(SR_VENV) ..." >&2
