@@ -349,9 +349,9 @@ class ScaledRegistryServer(registry.RegistryServer):
 
     What is in memory is read from the database when the server starts
     (its first onTimeout, as re6st's own start reads every certificate),
-    and again after anything fails midway; nothing but this server may
-    change the database while it runs (as with re6st's, whose sessions and
-    network configuration are in memory too).
+    again after anything fails midway, and again when another process
+    changed the database meanwhile (sqlite's data_version: re6st-restore
+    writes it under the running registry before restarting it).
     """
 
     _state = None
@@ -362,6 +362,7 @@ class ScaledRegistryServer(registry.RegistryServer):
         """Everything kept in memory, read from the database."""
         q = self.db.execute
         q("CREATE INDEX IF NOT EXISTS cert_email ON cert(email)")
+        self._data_version, = q("PRAGMA data_version").fetchone()
         self._certs = {}        # key(prefix) -> not_after << 32 | serial
         self._expiry = []       # heap of not_after << 160 | key(prefix)
         self._count = bytearray(1024)   # subject serials < _DENSE in use
@@ -385,7 +386,10 @@ class ScaledRegistryServer(registry.RegistryServer):
         self._state = True
 
     def _ready(self):
-        if not self._state:
+        # data_version changes when another connection changed the
+        # database (re6st-restore writes it under a running registry)
+        if not self._state or self._data_version != self.db.execute(
+                "PRAGMA data_version").fetchone()[0]:
             self._load()
 
     def _forget(self):

@@ -26,6 +26,7 @@ import warnings
 from OpenSSL import crypto
 from re6st import registry, utils
 
+from slapos_re6st.backup.restore import restore_database
 from slapos_re6st.lib import ca, re6st_adapter
 from support import PREFIX, TOP
 from harness.tempdir import TempDir
@@ -380,6 +381,13 @@ class TestScaledRegistryServer(TempDir):
             # re6st-renew-ca: a new CA certificate, the same key
             ca.renew(self.path('ca.key'), self.path('ca.crt'), days=3650)
             pair.start()
+            self.run_sequence(pair, rng, 150, external=False)
+            # re6st-restore's way: the backup written over the database of
+            # the running registries (sqlite's backup API), which go on
+            for which in 'original', 'scaled':
+                restore_database(self.path(which + '.backup'),
+                                 self.path(which + '.db'))
+            pair.check('restored under the running registries')
             self.run_sequence(pair, rng, 150, external=False)
         finally:
             pair.stop()
