@@ -11,14 +11,25 @@ token:      request (or re-read) the shared token instance NAME, wait until
             one JSON object on the last line.
 drop-token: destroy the shared token instance NAME and wait until the
             registry no longer knows its token (or has revoked its node).
+
+Commands started together wait for each other (one requests and runs the
+instance at a time: `slapos node instance` cannot run twice).  A request
+the instance refuses (a bad parameter) is answered with the buildout
+error's sentence at once, and `run` then requests the last parameters that
+were accepted again, so that `token` and `drop-token` keep working.
+`run` also starts the keeper (tools/keeper.py), which starts again the
+partition's services after any kill, as a SlapOS node would.
 """
 import argparse
+import contextlib
+import fcntl
 import glob
 import json
 import logging
 import os
 import sys
 import time
+import xmlrpc.client
 
 from slapos.slap.standalone import (
     SlapOSNodeCommandError, StandaloneSlapOS)
@@ -27,6 +38,8 @@ from slapos_re6st.lib import files
 from slapos_re6st.lib.client import Client
 from slapos_re6st.lib.wait import wait_for as wait
 from slapos_re6st.tokens.manager import registry_email
+
+from . import keeper
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SOFTWARE = os.path.join(HERE, 'software.cfg')
@@ -37,6 +50,10 @@ IPV6 = '::1'
 ADMIN_SECRET = 're6st-registry-admin.secret'
 # how long token and drop-token wait for the token manager (seconds)
 TOKEN_DEADLINE = 60
+# instance runs retried while only promises fail (the registry starting)
+RUN_RETRIES = 10
+# how long a command waits for one that runs the instance meanwhile
+BUSY_DEADLINE = 1800
 
 
 def release_digest():
@@ -106,13 +123,21 @@ def buildout_error(error):
     return str(error)
 
 
+def refusal(error):
+    """The buildout error sentences of a failed instance run, or None when
+    buildout did not fail (a promise did: the registry still starting)."""
+    text = buildout_error(error)
+    return None if text == str(error) else text
+
+
 def unwrap(raw):
     return json.loads(raw['_']) if '_' in raw else raw
 
 
-def connection_parameters(slap, params):
+def connection_parameters(slap, params, software=SOFTWARE,
+                          reference=INSTANCE_REFERENCE):
     partition = slap.request(
-        SOFTWARE, INSTANCE_REFERENCE, 'default',
+        software, reference, 'default',
         partition_parameter_kw={'_': json.dumps(params, sort_keys=True)})
     return unwrap(partition.getConnectionParameterDict())
 
@@ -124,21 +149,48 @@ def wait_for(what, check, timeout=TOKEN_DEADLINE):
     return value
 
 
-def running_registry(base):
-    """The slap connection and connection parameters of `make run`'s
-    registry; exits with a sentence when there is none."""
+@contextlib.contextmanager
+def one_at_a_time(base):
+    """Held while a command requests and runs the instance: another
+    command waits for it (its instance run included)."""
+    os.makedirs(os.path.join(base, 'var', 'run'), exist_ok=True)
+    with open(os.path.join(base, 'var', 'run', 're6st-command.lock'),
+              'a') as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log('Another make run, token or drop-token is in progress here:'
+                ' waiting for it to end...')
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
+def registry_partition(slap, reference=INSTANCE_REFERENCE):
+    """The master's partition of the registry, or None."""
+    for partition in slap.computer.getComputerPartitionList():
+        if partition.getInstanceParameterDict().get(
+                'instance_title') == reference:
+            return partition
+    return None
+
+
+def running_slap(base):
+    """make run's embedded SlapOS; exits with a sentence when it does not
+    run."""
     if not running(base):
         raise SystemExit('The embedded SlapOS is not running: `make run`'
                          ' first.')
-    slap = standalone(base)
+    return standalone(base)
+
+
+def deployed_registry(slap, reference=INSTANCE_REFERENCE):
     # read from the master, never requested again: a request without the
     # registry's parameters would reset them
-    for partition in slap.computer.getComputerPartitionList():
-        if partition.getInstanceParameterDict().get(
-                'instance_title') == INSTANCE_REFERENCE:
-            parameters = unwrap(partition.getConnectionParameterDict())
-            if 're6stry-local-url' in parameters:
-                return slap, parameters
+    partition = registry_partition(slap, reference)
+    if partition is not None:
+        parameters = unwrap(partition.getConnectionParameterDict())
+        if 're6stry-local-url' in parameters:
+            return parameters
     raise SystemExit('No registry deployed yet: `make run` first.')
 
 
@@ -147,55 +199,115 @@ def admin_secret(partition_path):
     return os.path.join(partition_path, 'etc', ADMIN_SECRET)
 
 
-def registry_partition_path(slap):
+def registry_partition_path(slap, reference=INSTANCE_REFERENCE):
     """The path of the registry's partition."""
-    for partition in slap.computer.getComputerPartitionList():
-        if partition.getInstanceParameterDict().get(
-                'instance_title') == INSTANCE_REFERENCE:
-            return os.path.join(slap.instance_directory, partition.getId())
-    raise SystemExit('No registry deployed yet: `make run` first.')
+    partition = registry_partition(slap, reference)
+    if partition is None:
+        raise SystemExit('No registry deployed yet: `make run` first.')
+    return os.path.join(slap.instance_directory, partition.getId())
 
 
-def request_token(slap, name, state='started'):
-    return slap.request(SOFTWARE, name, 'default', shared=True,
+def request_token(slap, name, state='started', software=SOFTWARE):
+    return slap.request(software, name, 'default', shared=True,
                         partition_parameter_kw={'_': '{}'}, state=state)
 
 
-def run_instance(slap):
-    try:
-        slap.waitForInstance(max_retry=3, error_lines=60)
-    except SlapOSNodeCommandError as e:
-        raise SystemExit('The instance failed:\n%s' % buildout_error(e))
+def instance_runs(slap):
+    """Whether slapos node instance runs (another command's)."""
+    with slap.system_supervisor_rpc as supervisor:
+        return any(supervisor.getProcessInfo(name)['statename'] in (
+            'STARTING', 'RUNNING', 'BACKOFF') for name in (
+                'slapos-node-instance', 'slapos-node-instance-all'))
 
 
-def token(base, name):
-    slap, _ = running_registry(base)
-    request_token(slap, name)
+def run_instance(slap, retries=3):
+    """slapos node instance, until it succeeds: retried `retries` times
+    when only promises fail (the registry starting), never when buildout
+    refuses the request (SystemExit with its sentence at once); after a
+    run in progress (another command's) if there is one."""
+    attempt = 0
+    while True:
+        try:
+            slap.waitForInstance(max_retry=0, error_lines=60)
+            return
+        except xmlrpc.client.Fault as e:
+            if 'ALREADY_STARTED' not in e.faultString:
+                raise
+            log('slapos node instance runs already (another command):'
+                ' waiting for it to end...')
+            wait_for('slapos node instance ended', lambda: not instance_runs(
+                slap), BUSY_DEADLINE)
+        except SlapOSNodeCommandError as e:
+            refused = refusal(e)
+            if refused is not None:
+                raise SystemExit('The instance failed:\n%s' % refused)
+            if attempt >= retries:
+                raise SystemExit('The instance failed:\n%s'
+                                 % buildout_error(e))
+            attempt += 1
+
+
+def token(base, name, slap=None, software=SOFTWARE,
+          reference=INSTANCE_REFERENCE):
+    """make token: the token instance `name` requested, its connection
+    parameters once its token works.  `slap`: the embedded SlapOS of
+    `base` (by default, make run's), where `software` runs the registry
+    `reference`."""
+    with one_at_a_time(base):
+        slap = slap or running_slap(base)
+        deployed_registry(slap, reference)
+        add_token(slap, name, software)
+    return token_parameters(slap, name, software)
+
+
+def add_token(slap, name, software=SOFTWARE):
+    request_token(slap, name, software=software)
     run_instance(slap)
 
+
+def token_parameters(slap, name, software=SOFTWARE):
+    """The token instance's connection parameters once its token is
+    registered."""
     def registered():
-        parameters = unwrap(request_token(slap, name)
+        parameters = unwrap(request_token(slap, name, software=software)
                             .getConnectionParameterDict())
         status = parameters.get('status', '')
         if status.startswith('Invalid'):
             raise SystemExit(status)
         if 'token' in parameters and not status.startswith('Token not'):
             return parameters
-    print(json.dumps(wait_for('token of %s registered' % name, registered),
-                     sort_keys=True))
+    return wait_for('token of %s registered' % name, registered)
 
 
-def drop_token(base, name):
-    slap, registry = running_registry(base)
-    parameters = unwrap(request_token(slap, name).getConnectionParameterDict())
-    request_token(slap, name, state='destroyed')
+def drop_token(base, name, slap=None, software=SOFTWARE,
+               reference=INSTANCE_REFERENCE):
+    """make drop-token (arguments as token's)."""
+    with one_at_a_time(base):
+        slap = slap or running_slap(base)
+        registry = deployed_registry(slap, reference)
+        secret = admin_secret(registry_partition_path(slap, reference))
+        parameters = destroy_token(slap, name, software)
+    wait_dropped(registry, secret, name, parameters)
+
+
+def destroy_token(slap, name, software=SOFTWARE):
+    """Destroy the token instance `name`: its connection parameters as
+    they were."""
+    parameters = unwrap(request_token(slap, name, software=software)
+                        .getConnectionParameterDict())
+    request_token(slap, name, state='destroyed', software=software)
     run_instance(slap)
+    return parameters
+
+
+def wait_dropped(registry, secret, name, parameters):
+    """Until the registry `registry` (connection parameters; its admin
+    secret file `secret`) no longer knows the token of `name`."""
     token = parameters.get('token')
     if not token:
         log('%s had no token: nothing else to drop.' % name)
         return
-    client = Client(registry['re6stry-local-url'],
-                    admin_secret(registry_partition_path(slap)))
+    client = Client(registry['re6stry-local-url'], secret)
 
     def gone():
         return client.call('isToken', token) != b'1' and not client.call(
@@ -206,6 +318,11 @@ def drop_token(base, name):
 
 
 def run(base, params):
+    with one_at_a_time(base):
+        deploy(base, params)
+
+
+def deploy(base, params):
     slap = standalone(base)
     timing = {}
     t = time.time()
@@ -231,15 +348,33 @@ def run(base, params):
     timing['supply'] = time.time() - t
     t = time.time()
     log('Deploying the registry (slapos node instance)...')
-    connection_parameters(slap, params)
-    try:
-        slap.waitForInstance(max_retry=10, error_lines=60)
-    except SlapOSNodeCommandError as e:
-        raise SystemExit('The instance failed:\n%s' % buildout_error(e))
+    request_registry(slap, params)
     timing['instance'] = time.time() - t
+    # the services started again after any kill, with nobody acting
+    keeper.install(slap)
     log('Timing (s): %s' % json.dumps(
         {k: round(v, 1) for k, v in timing.items()}))
     print(json.dumps(connection_parameters(slap, params), sort_keys=True))
+
+
+def request_registry(slap, params, software=SOFTWARE,
+                     reference=INSTANCE_REFERENCE):
+    """Request the registry with `params` and run the instance; if it
+    refuses them, the parameters requested before are requested again
+    (the last ones accepted: the registry runs with them) and SystemExit
+    says why."""
+    partition = registry_partition(slap, reference)
+    before = partition and partition.getInstanceParameterDict().get('_')
+    connection_parameters(slap, params, software, reference)
+    try:
+        run_instance(slap, retries=RUN_RETRIES)
+    except SystemExit:
+        if before is not None:
+            slap.request(software, reference, 'default',
+                         partition_parameter_kw={'_': before})
+            log('Refused: the registry keeps the parameters of the last'
+                ' make run that was accepted.')
+        raise
 
 
 def running(base):
@@ -284,7 +419,10 @@ def main():
         if not args.name:
             raise SystemExit('Give the token instance a name: make %s'
                              ' NAME=<reference>.' % args.command)
-        (token if args.command == 'token' else drop_token)(base, args.name)
+        if args.command == 'token':
+            print(json.dumps(token(base, args.name), sort_keys=True))
+        else:
+            drop_token(base, args.name)
 
 
 if __name__ == '__main__':
