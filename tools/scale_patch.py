@@ -45,6 +45,7 @@ def _adapted(text):
     """A piece of the adapter as re6st's registry.py writes it."""
     for old, new in (('@registry.rpc_private', '@rpc_private'),
                      ('@registry.rpc', '@rpc'),
+                     ('registry.HTTPError', 'HTTPError'),
                      ('datetime.datetime', 'datetime'),
                      ('Unusual', '_Unusual'), ('cert_fields', '_cert_fields')):
         text = text.replace(old, new)
@@ -98,7 +99,7 @@ SERVER_NEW = """\
 """
 # the adapter's methods that replace re6st's, and those added to it
 REPLACED = ('getSubjectSerial', 'onTimeout', 'newPrefix', 'mergePrefixes',
-            'revoke')
+            'requestCertificate', 'revoke')
 ADDED = ('_load', '_ready', '_forget', '_serial_add', '_set_cert',
          '_set_free', '_rowid', '_next_end')
 

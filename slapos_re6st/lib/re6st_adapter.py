@@ -345,7 +345,10 @@ class ScaledRegistryServer(registry.RegistryServer):
       (the first in table order, rowid);
     - getNodePrefix (and getIPv6Address) read the whole table for an
       email: an index on cert(email) serves the same query (its first row
-      is the same: equal keys are in rowid order).
+      is the same: equal keys are in rowid order);
+    - requestCertificate committed each of its 5 to 8 statements (each
+      commit waits for the disk, under the lock): they are one transaction,
+      committed also when it fails midway (as each statement was).
 
     What is in memory is read from the database when the server starts
     (its first onTimeout, as re6st's own start reads every certificate),
@@ -650,6 +653,56 @@ class ScaledRegistryServer(registry.RegistryServer):
             except BaseException:
                 self._forget()
                 raise
+
+    @registry.rpc
+    def requestCertificate(self, token, req, location='', ip=''):
+        # re6st's, its statements in one transaction: one commit (one wait
+        # for the disk under the global lock) instead of one per statement;
+        # committed also when it fails midway, as each statement was
+        logging.debug("Requesting certificate with token %s", token)
+        req = crypto.load_certificate_request(crypto.FILETYPE_PEM, req)
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                if token:
+                    if not self.config.prefix_length:
+                        raise registry.HTTPError(http.client.FORBIDDEN)
+                    try:
+                        token, email, prefix_len, _ = next(self.db.execute(
+                            "SELECT * FROM token WHERE token = ?",
+                            (token,)))
+                    except StopIteration:
+                        return
+                    self.db.execute("DELETE FROM token WHERE token = ?",
+                                    (token,))
+                else:
+                    prefix_len = self.config.anonymous_prefix_length
+                    if not prefix_len:
+                        raise registry.HTTPError(http.client.FORBIDDEN)
+                    email = None
+                country, continent = '*', '*'
+                if self.geoip_db:
+                    country, continent = location.split(',') if location else self._geoiplookup(ip)
+                    if continent != '*':
+                        continent = '@' + continent
+                prefix = self.newPrefix(prefix_len, self.getCommunity(country, continent))
+                self.db.execute("UPDATE cert SET email = ? WHERE prefix = ?",
+                                (email, prefix))
+                if self.prefix is None:
+                    self.prefix = prefix
+                    self.setConfig('prefix', prefix)
+                    self.updateNetworkConfig()
+                subject = req.get_subject()
+                subject.serialNumber = str(self.getSubjectSerial())
+                return self.createCertificate(prefix, subject, req.get_pubkey())
+            finally:
+                try:
+                    self.db.execute("COMMIT")
+                except BaseException:
+                    self._forget()
+                    if self.db.in_transaction:
+                        self.db.rollback()
+                    raise
 
     @registry.rpc_private
     def revoke(self, cn_or_serial):
