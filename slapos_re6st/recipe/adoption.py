@@ -26,9 +26,10 @@ class Recipe:
 
     Sets: key, cert, dh (unchanged, for [ca]), adopted-key, adopted-cert,
     adopted-dh (the old CA's files while its adoption is to come, else
-    empty), ipv6-prefix and key-size (the request's, or, for an adopted
-    network, the adopted CA's when the request has none), adopted ("true"
-    or empty), re6stry-url (what nodes are given: what the old release
+    empty), current-db (the registry's database as it is now: the old one
+    while its adoption is to come), ipv6-prefix and key-size (the
+    request's, or, for an adopted network, the adopted CA's when the
+    request has none), adopted ("true" or empty), re6stry-url (what nodes are given: what the old release
     published, else default-url), listen (the old Apache's address and
     port the forward takes over: "ADDRESS PORT", or empty),
     redirect-ports (9201, where the node's port redirection took the
@@ -53,8 +54,11 @@ class Recipe:
         plan = self.plan
         for key in 'adopted-key', 'adopted-cert', 'adopted-dh':
             options[key] = ''
+        options['current-db'] = options['db']
         if plan is not None:
             layout = plan.layout
+            if layout.db:
+                options['current-db'] = layout.path(layout.db)
             options['adopted-key'] = layout.path(layout.key)
             options['adopted-cert'] = layout.path(layout.cert)
             options['adopted-dh'] = layout.dh and layout.path(layout.dh) or ''

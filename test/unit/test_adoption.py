@@ -185,6 +185,7 @@ class TestRecipe(OldLayout):
         # made: nothing written, [ca] told which CA comes
         self.assertEqual(digest_tree(self.dir), before)
         self.assertEqual(options['adopted-cert'], self.old.cert)
+        self.assertEqual(options['current-db'], self.old.db)
         self.assertEqual(made.install(), [])
         self.assertEqual(files.read(self.target.cert),
                          files.read(self.old.cert))
@@ -203,6 +204,7 @@ class TestRecipe(OldLayout):
         recipe.Recipe(None, 'adoption', options).install()
         self.assertEqual(files.read(self.target.record), record)
         self.assertEqual(options['adopted-cert'], '')
+        self.assertEqual(options['current-db'], self.target.db)
         self.assertEqual(options['ipv6-prefix'], OLD_PREFIX)
 
     def test_refusal_is_a_user_error(self):
