@@ -31,7 +31,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 IPV4 = '127.0.13.1'
 HTTP_PORT = 19399
-PROXY_PORT = 19398
+PROXY_PORT = 19396
+# (the forward also listens at the next free port after it, on the
+# partition's IPv4, where the host's port redirection leads: 19398)
 FORWARD_PORT = 19397
 URL = 'http://%s:%s/software.cfg' % (IPV4, HTTP_PORT)
 # in the node
