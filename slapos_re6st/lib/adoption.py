@@ -31,6 +31,7 @@ import urllib.parse
 from cryptography import x509
 
 from . import ca, files, process
+from .host_node import read_db
 
 OLD_CERT = 'etc/re6stnet/ssl/re6stnet.crt'
 OLD_KEY = 'etc/re6stnet/ssl/re6stnet.key'
@@ -126,17 +127,6 @@ def find(root):
 def token_email(reference):
     """The old token manager's name for the node of `reference`."""
     return '%s@slapos' % reference.lower()
-
-
-def read_db(path, query, args=()):
-    db = sqlite3.connect('file:%s?mode=ro' % urllib.parse.quote(path),
-                         uri=True, timeout=30)
-    try:
-        return db.execute(query, args).fetchall()
-    except sqlite3.OperationalError:  # no such table: never started
-        return []
-    finally:
-        db.close()
 
 
 def check_db(layout, cert):

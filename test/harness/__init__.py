@@ -20,6 +20,7 @@ harness/old_release.py a partition of SlapOS's own re6stnet release, made
                       by the pinned slapos.cookbook recipe's own code
 """
 import os
+import shutil
 import time
 
 TEST = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +33,17 @@ PREFIX = '2001:db8:42::/48'
 def read(path, mode='r'):
     with open(path, mode) as f:
         return f.read()
+
+
+def find_server(name):
+    """The server program `name` (sshd, lighttpd) to run: the system's, or
+    the one `make test` extracts from Debian's package into .work/<name>
+    when the system has none; None."""
+    for candidate in (shutil.which(name), '/usr/sbin/' + name,
+                      os.path.join(TOP, '.work', name, 'usr', 'sbin', name)):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def wait_for(check, timeout, interval=0.5):

@@ -7,7 +7,7 @@ import subprocess
 import time
 import unittest
 
-from . import TOP
+from . import find_server
 
 GIT = shutil.which('git')
 needs_git = unittest.skipUnless(GIT, 'git is not installed'
@@ -36,14 +36,7 @@ def log_of(repo):
 
 
 def find_lighttpd():
-    """lighttpd to run: the system's, or the one `make test` extracts from
-    Debian's package into .work/lighttpd when the system has none."""
-    for candidate in (shutil.which('lighttpd'), '/usr/sbin/lighttpd',
-                      os.path.join(TOP, '.work', 'lighttpd', 'usr', 'sbin',
-                                   'lighttpd')):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    return find_server('lighttpd')
 
 
 def find_http_backend():

@@ -6,18 +6,11 @@ import socket
 import subprocess
 import time
 
-from . import TOP
+from . import find_server
 
 
 def find_sshd():
-    """An sshd to run: the system's, or the one `make test` extracts from
-    Debian's package into .work/sshd when the system has none."""
-    for candidate in (shutil.which('sshd'), '/usr/sbin/sshd',
-                      os.path.join(TOP, '.work', 'sshd', 'usr', 'sbin',
-                                   'sshd')):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+    return find_server('sshd')
 
 
 def sshd_unusable():
