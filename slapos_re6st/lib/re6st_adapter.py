@@ -22,6 +22,8 @@ written for one re6stnet version (RE6STNET_VERSION) and refusing any other
   - its listen backlog is LISTEN_BACKLOG instead of 5: with more
     concurrent clients than 5, connections overflowed it and waited for a
     SYN retry (about 1 s);
+  - its log, reopened on SIGUSR1 (the rotation), loses no line
+    (reopen_later);
 - ScaledRegistryServer: re6st's RegistryServer whose cost per request does
   not grow with the number of nodes (see its docstring), with exactly
   re6st's results;
@@ -172,11 +174,23 @@ def access_log(handler, format, *args):
         ' '.join(str(arg) for arg in args[1:])))
 
 
+def reopen_later(handler, *_):
+    """re6st's FileHandler.async_reopen, its SIGUSR1 handler, reopens the
+    log at once when the handler's lock is free; the lock is reentrant, so
+    it is "free" in the thread the signal interrupts in the middle of
+    writing a line, and the file is closed under that line, which is lost.
+    Here the log is only marked: re6st's release() reopens it at the end of
+    the next line."""
+    handler._reopen = True
+
+
 def harden():
     """Set re6st-registry's request handling and logging as above (for
-    the whole process: the service's)."""
+    the whole process: the service's; before re6st sets its log up)."""
     check_version()
+    from re6st import utils
     from re6st.cli import registry as cli
+    utils.FileHandler.async_reopen = reopen_later
     logging.getLogger().addFilter(RequestErrors())
     cli.RequestHandler.timeout = TIMEOUT
     cli.RequestHandler.log_message = access_log

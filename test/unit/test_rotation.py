@@ -1,11 +1,13 @@
 """The rotation of the registry's log, with a process logging through
 re6st's own log setup."""
+import logging
 import os
 import time
 
-
 from slapos_re6st.backup import loop, rotation
+from slapos_re6st.lib import re6st_adapter
 from slapos_re6st.lib.wait import wait_for
+from harness.tempdir import TempDir
 from support.partition import PartitionTestCase
 
 
@@ -46,6 +48,8 @@ class TestLogRotation(PartitionTestCase):
         child = self.start(p, 're6st-registry', '''
 import logging, os
 from re6st.utils import setupLog
+from slapos_re6st.lib import re6st_adapter
+re6st_adapter.harden()
 setupLog(3, %r)
 n = 0
 while not os.path.exists(%r):
@@ -100,3 +104,59 @@ while not os.path.exists(%r):
             f.write('x' * 2000)
         loop.loop(p.config, iterations=1)
         self.assertTrue(os.path.exists(log + '.1'))
+
+
+class Interrupted:
+    """A log file whose next write is interrupted, just before it starts,
+    by the rotation's SIGUSR1: `reopen` runs there, as the signal handler
+    runs in the thread that is writing."""
+
+    def __init__(self, stream, reopen):
+        self.stream, self.reopen = stream, reopen
+
+    def write(self, text):
+        reopen, self.reopen = self.reopen, None
+        if reopen:
+            reopen()
+        return self.stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+class TestReopenDuringALine(TempDir):
+    """re6st's own reopening on SIGUSR1 loses the line being written when
+    the signal comes in the middle of it; the adapter's does not."""
+
+    def lines_kept(self, reopen):
+        from re6st import utils
+        handler = utils.FileHandler(self.path('log'))
+        self.addCleanup(handler.close)
+        logger = logging.Logger('rotation-test')
+        logger.addHandler(handler)
+        logger.warning('line 1')
+        os.replace(self.path('log'), self.path('log.1'))  # the rotation
+        handler.stream = Interrupted(handler.stream,
+                                     lambda: reopen(handler))
+        raise_exceptions = logging.raiseExceptions
+        logging.raiseExceptions = False  # a lost line: no traceback here
+        try:
+            logger.warning('line 2')
+            logger.warning('line 3')
+        finally:
+            logging.raiseExceptions = raise_exceptions
+        text = ''
+        for name in 'log.1', 'log':
+            if os.path.exists(self.path(name)):
+                with open(self.path(name)) as f:
+                    text += f.read()
+        return [n for n in (1, 2, 3) if 'line %s' % n in text]
+
+    def test_re6st_loses_the_line_being_written(self):
+        from re6st import utils  # (never adapted in the tests' process)
+        self.assertEqual(self.lines_kept(utils.FileHandler.async_reopen),
+                         [1, 3])
+
+    def test_the_adapter_loses_none(self):
+        self.assertEqual(self.lines_kept(re6st_adapter.reopen_later),
+                         [1, 2, 3])
