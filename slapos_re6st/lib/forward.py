@@ -35,6 +35,7 @@ public instead of the registry:
 - HAProxy itself logs nothing.
 """
 import ipaddress
+import re
 
 from .admin import HEADER as ADMIN_HEADER
 
@@ -62,6 +63,10 @@ MAX_BACKEND = 8
 # node's services have 524 288; with fewer, it holds fewer connections).
 MAX_CONNECTIONS = 8000
 FD_LIMIT = 2 * MAX_CONNECTIONS + 100
+# fd-hard-limit exists from HAProxy 2.5 on (Debian 11, a SlapOS node's
+# system, has 2.2, which refuses the keyword): an older one sizes its
+# global maxconn from its file limit as it is
+FD_HARD_LIMIT_SINCE = (2, 5)
 # Concurrent connections of one client (IPv4 address, IPv6 /64) and of one
 # network (IPv4 /24, IPv6 /48)...
 PER_CLIENT = 32
@@ -76,7 +81,7 @@ TEMPLATE = '''\
 # Written by slapos_re6st:forward-config; do not edit.
 # The public side of the registry (slapos_re6st/lib/forward.py).
 global
-    fd-hard-limit %(fd_limit)s
+%(fd_limit)s
     tune.bufsize 16384
     tune.http.maxhdr 32
 
@@ -180,9 +185,25 @@ def render(listen, port, registry, source, extra=()):
     return render_binds(binds(listen, port, extra), registry, source)
 
 
-def render_binds(pairs, registry, source):
+def haproxy_version(text):
+    """(major, minor) of `haproxy -v`'s output; None if not found."""
+    match = re.search(r'HA-?Proxy version (\d+)\.(\d+)', text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def fd_limit_line(version):
+    """The global section's file limit line for HAProxy `version` (None:
+    a recent one)."""
+    if version is None or version >= FD_HARD_LIMIT_SINCE:
+        return '    fd-hard-limit %s' % FD_LIMIT
+    return ('    # (HAProxy %s.%s: its maxconn follows its file limit, which'
+            ' it cannot cap)' % version)
+
+
+def render_binds(pairs, registry, source, version=None):
     """The configuration: listening at each (address, port) of `pairs`,
-    forwarding to `registry` ("IPv4:port") from `source`."""
+    forwarding to `registry` ("IPv4:port") from `source`, for HAProxy
+    `version` ((major, minor); None: a recent one)."""
     queries = []
     for rpc, query in sorted(PUBLIC_RPCS.items()):
         if query:
@@ -200,7 +221,7 @@ def render_binds(pairs, registry, source):
         'queries': '\n'.join(queries),
         'registry': registry, 'source': source, 'max_backend': MAX_BACKEND,
         'admin_header': ADMIN_HEADER,
-        'fd_limit': FD_LIMIT, 'frontend_connections': MAX_CONNECTIONS,
+        'fd_limit': fd_limit_line(version), 'frontend_connections': MAX_CONNECTIONS,
         'per_client': PER_CLIENT, 'per_network': PER_NETWORK,
         'shares': '\n'.join(
             '    tcp-request connection reject if { fe_conn gt %s }'

@@ -3,6 +3,7 @@
 port redirection (manager plugin `portredir`) exposes it on the host's
 IPv4, as SlapOS's re6stnet release did."""
 import json
+import subprocess
 
 import zc.buildout
 
@@ -19,7 +20,8 @@ class Recipe:
     asks the node's slapos to redirect the host's IPv4 at `port`, and at
     each of redirect-ports, to the forward there, at a port of its own:
     lib.forward.redirect_target), redirect-ports, taken-ports (ports of
-    the partition's IPv4 the forward must not take: the registry's)."""
+    the partition's IPv4 the forward must not take: the registry's),
+    haproxy (the program: the configuration follows its version)."""
 
     def __init__(self, buildout, name, options):
         require(name, options, 'output', 'listen', 'port', 'registry',
@@ -45,7 +47,29 @@ class Recipe:
         binds = forward.binds(options['listen'].split(), options['port'],
                               extra, target)
         self.text = forward.render_binds(binds, options['registry'],
-                                         options['source'])
+                                         options['source'],
+                                         self.haproxy_version(name))
+
+    def haproxy_version(self, name):
+        """(major, minor) of the option haproxy's program; None without
+        the option."""
+        haproxy = self.options.get('haproxy')
+        if not haproxy:
+            return None
+        try:
+            output = subprocess.run(
+                [haproxy, '-v'], capture_output=True, text=True,
+                timeout=30).stdout
+        except (OSError, subprocess.SubprocessError) as e:
+            raise zc.buildout.UserError(
+                '[%s] cannot run haproxy %r (%s): install HAProxy or fix'
+                ' the path.' % (name, haproxy, e))
+        version = forward.haproxy_version(output)
+        if version is None:
+            raise zc.buildout.UserError(
+                '[%s] %r -v printed no HAProxy version: is it HAProxy?'
+                % (name, haproxy))
+        return version
 
     def install(self):
         files.write_if_changed(self.options['output'], self.text, 0o644)

@@ -145,3 +145,65 @@ class TestForward(TempDir):
         for t in threads:
             t.join(60)
         self.assertEqual(statuses, [200] * 320)
+
+
+class TestHaproxyVersions(TempDir):
+    """The configuration follows the HAProxy the recipe is given: a SlapOS
+    node's system (Debian 11) has HAProxy 2.2, which refuses
+    fd-hard-limit (make test-node runs it for real)."""
+
+    def fake_haproxy(self, banner):
+        path = self.path('haproxy')
+        with open(path, 'w') as f:
+            f.write('#!/bin/sh\necho %r\n' % banner)
+        os.chmod(path, 0o755)
+        return path
+
+    def recipe_text(self, haproxy):
+        from slapos_re6st.recipe import forward as forward_recipe
+        return forward_recipe.Recipe(None, 'forward', {
+            'output': self.path('forward.cfg'), 'listen': '::1',
+            'port': '9201', 'registry': '127.0.0.1:9200',
+            'source': '127.0.0.2', 'haproxy': haproxy}).text
+
+    def test_versions_read_from_haproxy(self):
+        self.assertEqual(forward.haproxy_version(
+            'HAProxy version 2.6.12-1+deb12u1 2023/12/16 - https://...'),
+            (2, 6))
+        self.assertEqual(forward.haproxy_version(
+            'HA-Proxy version 1.8.19 2019/02/11'), (1, 8))
+        self.assertIsNone(forward.haproxy_version('something else'))
+
+    def test_debian_11s_haproxy_gets_no_fd_hard_limit(self):
+        old = self.recipe_text(self.fake_haproxy(
+            'HAProxy version 2.2.9-2+deb11u6 2023/12/19'))
+        self.assertNotIn('fd-hard-limit', old)
+        new = self.recipe_text(self.fake_haproxy(
+            'HAProxy version 2.6.12-1+deb12u1 2023/12/16'))
+        self.assertIn('fd-hard-limit %s' % forward.FD_LIMIT, new)
+        # the rest is the same configuration
+        self.assertEqual(
+            [line for line in old.splitlines() if 'fd-hard-limit' not in line
+             and 'HAProxy 2.2' not in line],
+            [line for line in new.splitlines()
+             if 'fd-hard-limit' not in line])
+
+    @unittest.skipUnless(HAPROXY, 'haproxy is not installed'
+                         ' (apt-get install haproxy)')
+    def test_both_are_valid_for_this_haproxy(self):
+        for banner in ('HAProxy version 2.2.9', 'HAProxy version 2.6.12'):
+            config = self.path('forward.cfg')
+            files.write(config, self.recipe_text(self.fake_haproxy(banner)))
+            result = subprocess.run([HAPROXY, '-c', '-f', config],
+                                    capture_output=True, text=True)
+            self.assertEqual(result.returncode, 0, result.stdout
+                             + result.stderr)
+
+    def test_a_program_that_is_no_haproxy_is_refused(self):
+        import zc.buildout
+        with self.assertRaises(zc.buildout.UserError) as e:
+            self.recipe_text(self.fake_haproxy('hello'))
+        self.assertIn('no HAProxy version', str(e.exception))
+        with self.assertRaises(zc.buildout.UserError) as e:
+            self.recipe_text(self.path('missing'))
+        self.assertIn('cannot run haproxy', str(e.exception))
