@@ -11,11 +11,11 @@ import signal
 import threading
 import time
 import unittest
-import urllib.request
 
 from supervisor import childutils
 
-from support.host import last_json, make, registry_partition, work
+from support.host import (
+    answers, last_json, make, registry_partition, work)
 
 # how soon the registry answers again after any kill, with nobody acting
 BACK_WITHIN = 30
@@ -24,15 +24,6 @@ REFUSED_WITHIN = 15
 SERVICES = ['re6st-backup', 're6st-forward', 're6st-registry',
             're6st-token-manager']
 PARAMS = {'forward-port': 19491}
-
-
-def answers(url):
-    """Whether getCa answers at `url` now."""
-    try:
-        with urllib.request.urlopen(url + 'getCa', timeout=5) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 def supervisor(*path):

@@ -5,6 +5,7 @@ import json
 import os
 import pwd
 import subprocess
+import urllib.request
 
 from . import TOP
 
@@ -55,3 +56,12 @@ def uid(user=USER):
 def registry_partition():
     """The partition of `make run`'s registry (its only one)."""
     return os.path.join(work(), 'slapos', 'inst', 'slappart0')
+
+
+def answers(url):
+    """Whether getCa answers at `url` now."""
+    try:
+        with urllib.request.urlopen(url + 'getCa', timeout=5) as r:
+            return r.status == 200
+    except OSError:
+        return False
