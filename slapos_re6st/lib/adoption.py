@@ -11,11 +11,26 @@ Its layout (since 2021; before, the database was in srv/res6stnet/registry/):
   etc/re6stnet/token/<reference>.add, .remove, .status (TOKEN_ADDED,
       TOKEN_USED)                                its token manager's queue
   var/run/registry.pid, var/run/apache.pid       its registry and Apache
+  .installed-switch-softwaretype.cfg             its profile's parts (the
+      record of its switch-softwaretype sub-buildout): wrappers in
+      etc/service and etc/run (Apache, registry, crond, monitor), cron
+      entries, promises, configuration files
 
 find() reads what is there; check() refuses with one sentence anything
 that cannot be adopted, before anything is written; adopt() copies (never
 moves nor changes the old files) and writes the record last, so that an
 adoption is done once and never again over data that moved on since.
+
+This release's buildout reads only .installed.cfg: the old profile's
+parts, which its sub-buildout recorded apart, would stay installed, and
+slapos would keep running what they left in etc/service and etc/run (its
+Apache on the port the forward takes over, a crond running its token
+manager, its monitor) and checking its promises.  retire() does what
+buildout's uninstall of those parts would, without losing anything: every
+file or folder the record names is moved, with the record, under
+srv/re6st-adoption/old-profile/ (the same relative paths), except the
+data (etc/re6stnet, srv, var); the old release's buildout makes them again
+if its URL is requested again.
 """
 import dataclasses
 import datetime
@@ -44,6 +59,12 @@ OLD_PROCESSES = (('var/run/registry.pid', 're6st-registry'),
                  ('var/run/apache.pid', 'httpd'))
 # what the old release published as re6stry-url: Apache on the partition's
 # IPv6, which the forward takes over
+# the old profile's parts, as its switch-softwaretype sub-buildout
+# records them
+OLD_RECORDS = ('.installed-switch-softwaretype.cfg',)
+# what its parts may name and is data: never moved
+OLD_DATA = ('etc/re6stnet', 'srv', 'var')
+RETIRED = 'srv/re6st-adoption/old-profile'
 OLD_PORT = 9026
 OLD_FORWARD_PORT = 9201
 TOKEN_ADDED = 'TOKEN_ADDED'
@@ -385,6 +406,68 @@ def write_tokens(path, tokens):
     os.rename(tmp, path)
 
 
+def installed_paths(text):
+    """Every path the parts of a buildout record (.installed.cfg's
+    format) installed: their `__buildout_installed__` values."""
+    paths, inside = [], False
+    for line in text.splitlines():
+        if line[:1] in (' ', '\t'):
+            if inside and line.strip():
+                paths.append(line.strip())
+            continue
+        key, sep, value = line.partition('=')
+        inside = bool(sep) and key.strip() == '__buildout_installed__'
+        if inside and value.strip():
+            paths.append(value.strip())
+    return paths
+
+
+def retired_paths(root):
+    """[relative path] of what the old profile's parts installed in the
+    partition `root` and retire() moves (existing, inside the partition,
+    not data nor holding any), then the records themselves."""
+    root = os.path.realpath(root)
+    found = []
+    for record in OLD_RECORDS:
+        text = files.read(os.path.join(root, record))
+        if text is None:
+            continue
+        for path in installed_paths(text):
+            path = os.path.join(
+                os.path.realpath(os.path.dirname(path.rstrip(os.sep))),
+                os.path.basename(path.rstrip(os.sep)))
+            relative = os.path.relpath(path, root)
+            if relative == os.curdir or relative.startswith(os.pardir) \
+                    or not os.path.lexists(path) or relative in found \
+                    or any(relative == data
+                           or relative.startswith(data + os.sep)
+                           or data.startswith(relative + os.sep)
+                           for data in OLD_DATA):
+                continue
+            found.append(relative)
+        found.append(record)
+    return found
+
+
+def retire(root):
+    """Move what the old profile installed (retired_paths) under
+    RETIRED, keeping relative paths: slapos then neither runs nor checks
+    any of it.  [relative path] moved."""
+    moved = []
+    for relative in retired_paths(root):
+        destination = os.path.join(root, RETIRED, relative)
+        n = 0
+        while os.path.lexists(destination):  # an earlier, interrupted run
+            n += 1
+            destination = os.path.join(root, RETIRED, '%s.%s'
+                                       % (relative, n))
+        os.makedirs(os.path.dirname(destination), mode=0o700,
+                    exist_ok=True)
+        os.rename(os.path.join(root, relative), destination)
+        moved.append(relative)
+    return moved
+
+
 def record_of(plan, now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     layout = plan.layout
@@ -422,6 +505,8 @@ def adopt(plan, target, now=None):
         copy_db(layout.path(layout.db), target.db)
     write_tokens(target.tokens_db, plan.tokens)
     record = record_of(plan, now)
+    record['retired'] = retire(layout.root)
+    record['retired-to'] = RETIRED
     files.write(target.record, json.dumps(record, indent=2, sort_keys=True)
                 + '\n', 0o600, exclusive=True)
     return record

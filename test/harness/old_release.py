@@ -109,6 +109,90 @@ recipe.options = json.loads(sys.argv[2])
 """
 
 
+def software_build():
+    """The software build of this checkout's tests (a folder with
+    bin/buildout and instance.cfg), or None."""
+    roots = [os.environ.get('SLAPOS_TEST_WORKING_DIR', ''),
+             os.path.join(TOP, '.work', 'test')]
+    for root in roots:
+        for build in sorted(glob.glob(os.path.join(root, 'soft', '*'))):
+            if os.path.exists(os.path.join(build, 'bin', 'buildout')) and \
+                    os.path.exists(os.path.join(build, 'instance.cfg')):
+                return build
+    return None
+
+
+# What the old profile's parts leave in a partition, made by a real
+# buildout run with the recipes it uses (slapos.cookbook's wrapper, cron.d,
+# check_port_listening, mkdirectory; slapos.recipe.template), recorded
+# apart as its switch-softwaretype sub-buildout records them: a program
+# in etc/service (its Apache there: here a process that only waits), one
+# in etc/run (its token manager), a cron entry, a promise on its
+# registry's port (which nothing serves once this release runs), the
+# .slapos-port-redirect.
+OLD_PROFILE = """\
+[buildout]
+parts = directory httpd token-manager cron-entry registry-promise
+  port-redirection
+installed = %(record)s
+offline = true
+eggs-directory = %(eggs)s
+eggs-directory-version =
+develop-eggs-directory = %(develop)s
+directory = %(root)s
+
+[directory]
+recipe = slapos.cookbook:mkdirectory
+services = ${buildout:directory}/etc/service
+script = ${buildout:directory}/etc/run
+promises = ${buildout:directory}/etc/promise
+cron-entries = ${buildout:directory}/etc/cron.d
+
+[httpd]
+recipe = slapos.cookbook:wrapper
+command-line = sleep 100000
+wrapper-path = ${directory:services}/httpd
+
+[token-manager]
+recipe = slapos.cookbook:wrapper
+command-line = true
+wrapper-path = ${directory:script}/re6st-token-manager
+
+[cron-entry]
+recipe = slapos.cookbook:cron.d
+cron-entries = ${directory:cron-entries}
+name = re6stnet-check-token
+frequency = */5 * * * *
+command = true
+
+[registry-promise]
+recipe = slapos.cookbook:check_port_listening
+path = ${directory:promises}/re6st-registry
+hostname = %(ipv4)s
+port = %(port)s
+
+[port-redirection]
+recipe = slapos.recipe.template
+inline = [{"srcPort": %(port)s, "destPort": %(port)s, "destAddress": "%(ipv4)s"}]
+output = ${buildout:directory}/.slapos-port-redirect
+"""
+OLD_PROFILE_FILES = ('etc/service/httpd', 'etc/run/re6st-token-manager',
+                     'etc/cron.d/re6stnet-check-token',
+                     'etc/promise/re6st-registry', '.slapos-port-redirect',
+                     '.installed-switch-softwaretype.cfg')
+# The outer record: the old instance.cfg's switch-softwaretype part,
+# whose recipe runs the sub-buildout (the SlapOS fork's buildout only:
+# zc.buildout from PyPI lacks the `dumps` it imports), as buildout records
+# it
+OLD_SWITCH = """
+[switch-softwaretype]
+__buildout_installed__ = 
+__buildout_signature__ = slapos.cookbook-1.0.514
+default = dynamic-template-re6stnet:output
+recipe = slapos.cookbook:switch-softwaretype
+"""
+
+
 def cookbook():
     """Whether the pinned slapos.cookbook's own code can be run."""
     return cookbook_eggs() is not None
@@ -123,6 +207,18 @@ def token_manager(step, url, token_dir):
         'from slapos.recipe.re6stnet import re6stnet\n'
         're6stnet.%s(registry.RegistryClient(sys.argv[2]), Path(sys.argv[3]))'
         % step, url, token_dir)
+
+
+def instance_eggs(build):
+    """(eggs-directory, develop-eggs-directory) of the instance profile of
+    the software build `build`."""
+    found = {}
+    for line in read(os.path.join(build, 'instance.cfg')).splitlines():
+        key, sep, value = line.partition('=')
+        if sep and key.strip() in ('eggs-directory',
+                                   'develop-eggs-directory'):
+            found.setdefault(key.strip(), value.strip())
+    return found['eggs-directory'], found['develop-eggs-directory']
 
 
 def serial(prefix):
@@ -164,6 +260,40 @@ class OldPartition:
 
     def path(self, relative):
         return os.path.join(self.root, relative)
+
+    def run_profile(self, build):
+        """The old profile's parts (OLD_PROFILE) installed in the
+        partition by the real buildout of the software build `build`, and
+        the outer record of the instance profile that ran it."""
+        eggs, develop = instance_eggs(build)
+        profile = self.path('parts/old-profile.cfg')
+        os.makedirs(os.path.dirname(profile), exist_ok=True)
+        write(profile, OLD_PROFILE % {
+            'record': '.installed-switch-softwaretype.cfg', 'eggs': eggs,
+            'develop': develop, 'root': self.root, 'ipv4': self.ipv4,
+            'port': self.port})
+        buildout = os.path.join(build, 'bin', 'buildout')
+        result = subprocess.run([buildout, '-c', profile], cwd=self.root,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        # the outer record: the template of the old profile rendered by
+        # slapos.recipe.template, then switch-softwaretype
+        outer = self.path('parts/old-instance.cfg')
+        write(outer, '[buildout]\nparts = dynamic-template-re6stnet\n'
+              'offline = true\neggs-directory = %s\n'
+              'eggs-directory-version =\ndevelop-eggs-directory = %s\n'
+              'directory = %s\n\n[dynamic-template-re6stnet]\n'
+              'recipe = slapos.recipe.template:jinja2\nurl = %s\n'
+              'output = ${buildout:parts-directory}/${:_buildout_section_name_}'
+              '/instance-re6stnet.cfg\n' % (eggs, develop, self.root,
+                                             profile))
+        result = subprocess.run([buildout, '-c', outer], cwd=self.root,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stdout + result.stderr
+        record = read(self.path('.installed.cfg')).replace(
+            'parts = dynamic-template-re6stnet',
+            'parts = dynamic-template-re6stnet switch-softwaretype')
+        write(self.path('.installed.cfg'), record + OLD_SWITCH)
 
     def options(self):
         """The recipe's options, as the profile sets them."""

@@ -12,10 +12,17 @@ its configuration (re6st-registry.conf.in of that profile) as its
 wrapper does, its PID where that wrapper writes it; its token manager's
 own steps (re6stnet.py requestAddToken, requestRemoveToken) add the
 tokens and revoke the node of a destroyed token instance; nodes join with
-re6st-conf.  Not run: the old profile's buildout itself (so no old
-.installed.cfg for this release's buildout to uninstall), its Apache
-(port 9026, taken over here by the forward) and its monitor, and
-slapos.core's port redirection (tested in test/unit/test_forward_origin).
+re6st-conf.  What the old profile's parts leave in the partition
+(programs in etc/service and etc/run, a cron entry, a promise, the port
+redirection) is installed by the real buildout of the software build
+with the recipes that profile uses, recorded apart as its
+switch-softwaretype sub-buildout records it, and its instance profile's
+record (.installed.cfg) is there for this release's buildout to
+uninstall (harness.old_release.OldPartition.run_profile).  Not run: the
+old profile itself (its software build is not made here), its Apache
+(port 9026, taken over here by the forward: its program here only waits)
+and its monitor; slapos.core's port redirection is tested in
+test/unit/test_forward_origin and, as root, test/root/test_node_supervisor.
 The token instances are requested again with this release's URL under
 their old references, as an operator does after switching the registry.
 """
@@ -29,8 +36,8 @@ import zlib
 from pathlib import Path
 
 from harness import read, until
-from harness.old_release import OldPartition, cookbook, digest_tree, \
-    token_manager, write
+from harness.old_release import OLD_PROFILE_FILES, OldPartition, \
+    cookbook, digest_tree, software_build, token_manager, write
 from harness.partition import read_db
 from harness.re6st import fingerprint, load_certificate, node_certificate, \
     node_client, node_prefix, run_conf
@@ -76,6 +83,7 @@ class TestSwitchFromSlapOSRelease(RegistryTestCase):
         assert cookbook(), 'the pinned slapos.cookbook is not built'
         old = cls.old = OldPartition(root, OLD_PREFIX, ipv4='127.0.0.1',
                                      port=9201)
+        old.run_profile(software_build())
         assert old.make_ca() == 'slapos.cookbook'
         cls.fingerprint = fingerprint(load_certificate(old.cert))
         cls.tokens = old.request_tokens([USED, REVOKED, UNUSED])
@@ -160,6 +168,25 @@ class TestSwitchFromSlapOSRelease(RegistryTestCase):
         record = json.loads(read(self.path('srv', 're6st-adoption.json')))
         self.assertEqual(record['ca-fingerprint'], self.fingerprint)
         self.assertEqual(record['ipv6-prefix'], OLD_PREFIX)
+
+    def test_the_old_profiles_programs_and_promises_are_retired(self):
+        # what slapos runs in the partition: this release's services only
+        # (the old program that only waits would run if left); the old
+        # promise, on a port nothing serves now, no longer fails the
+        # instance runs (setUpClass waited for one to pass)
+        self.assertEqual(sorted(self.supervisor_processes()), [
+            're6st-backup', 're6st-forward', 're6st-registry',
+            're6st-token-manager'])
+        record = json.loads(read(self.path('srv', 're6st-adoption.json')))
+        self.assertEqual(sorted(record['retired']),
+                         sorted(OLD_PROFILE_FILES))
+        for relative in OLD_PROFILE_FILES:
+            self.assertTrue(os.path.lexists(self.path(
+                'srv', 're6st-adoption', 'old-profile', relative)), relative)
+        self.assertFalse(os.path.exists(self.path('etc', 'service',
+                                                  'httpd')))
+        self.assertFalse(os.path.exists(self.path('etc', 'promise',
+                                                  're6st-registry')))
 
     def test_same_ca_published_and_served_at_the_old_url(self):
         self.assertEqual(self.published['ca-fingerprint'], self.fingerprint)

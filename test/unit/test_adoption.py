@@ -102,6 +102,75 @@ class TestAdoption(OldLayout):
         self.assertEqual(store.adopted_email('SOFTINST-11'),
                          'softinst-11@slapos')
 
+    def test_the_old_profiles_parts_are_retired_not_lost(self):
+        """What the old profile's parts installed, as its sub-buildout's
+        record names it (written here in buildout's format: the standalone
+        switch test has the real buildout and recipes make it), is moved
+        under srv/re6st-adoption/old-profile: slapos neither runs nor
+        checks it any more; data it names, and what is outside the
+        partition, stay where they are."""
+        root = self.old.root
+        made = {'etc/service/httpd': '#!/bin/sh\nexec sleep 1000\n',
+                'etc/run/re6st-token-manager': '#!/bin/sh\n',
+                'etc/promise/re6st-registry': '#!/bin/sh\nexit 1\n',
+                'etc/cron.d/re6stnet-check-token': '*/5 * * * * true\n',
+                'parts/monitor/monitor.conf': '[monitor]\n'}
+        for relative, text in made.items():
+            os.makedirs(os.path.dirname(os.path.join(root, relative)),
+                        exist_ok=True)
+            files.write(os.path.join(root, relative), text)
+        outside = self.path('outside')
+        files.write(outside, 'not the partition\n')
+        data = ['etc/re6stnet/token.json', 'srv', 'var/log',
+                'etc/re6stnet/ssl/re6stnet.key']
+        with open(os.path.join(root, adoption.OLD_RECORDS[0]), 'w') as f:
+            f.write('[buildout]\ninstalled_develop_eggs = \n'
+                    'parts = httpd cron monitor data\n\n'
+                    '[httpd]\n__buildout_installed__ = %s/etc/service/httpd'
+                    '\n__buildout_signature__ = slapos.cookbook-1.0.514\n'
+                    'recipe = slapos.cookbook:wrapper\n\n'
+                    '[cron]\n__buildout_installed__ = %s\n\t%s\n\t%s\n'
+                    'recipe = slapos.cookbook:cron.d\n\n'
+                    '[monitor]\n__buildout_installed__ = %s/parts/monitor/\n'
+                    '\n[data]\n__buildout_installed__ = %s\n\t%s\n'
+                    '\t%s/etc/not-there\n' % (
+                        root, os.path.join(root, 'etc/run/re6st-token-manager'),
+                        os.path.join(root, 'etc/promise/re6st-registry'),
+                        os.path.join(root, 'etc/cron.d/re6stnet-check-token'),
+                        root, outside, '\n\t'.join(
+                            os.path.join(root, d) for d in data), root))
+        kept = {d: digest_tree(os.path.join(root, d)) if os.path.isdir(
+            os.path.join(root, d)) else files.read(os.path.join(root, d))
+            for d in data}
+        record = adoption.adopt(adoption.check(adoption.find(root)),
+                                self.target)
+        self.assertEqual(sorted(record['retired']), sorted(
+            ['etc/service/httpd', 'etc/run/re6st-token-manager',
+             'etc/promise/re6st-registry', 'etc/cron.d/re6stnet-check-token',
+             'parts/monitor', adoption.OLD_RECORDS[0]]))
+        retired = os.path.join(root, adoption.RETIRED)
+        for relative, text in made.items():
+            self.assertFalse(os.path.lexists(os.path.join(root, relative)))
+            self.assertEqual(files.read(os.path.join(retired, relative)),
+                             text)
+        self.assertTrue(os.path.isfile(os.path.join(
+            retired, adoption.OLD_RECORDS[0])))
+        self.assertEqual(files.read(outside), 'not the partition\n')
+        self.assertEqual({d: digest_tree(os.path.join(root, d))
+                          if os.path.isdir(os.path.join(root, d))
+                          else files.read(os.path.join(root, d))
+                          for d in data}.keys(), kept.keys())
+        for d in data:
+            path = os.path.join(root, d)
+            if os.path.isdir(path):
+                # srv holds this release's data now, the old data intact
+                if d == 'srv':
+                    self.assertTrue(os.path.exists(self.old.db))
+                else:
+                    self.assertEqual(digest_tree(path), kept[d])
+            else:
+                self.assertEqual(files.read(path), kept[d])
+
     def test_destroyed_shared_instance_is_adopted_as_dropped(self):
         self.old.request_tokens(REFERENCES[1:])  # SOFTINST-11 destroyed
         plan = adoption.check(adoption.find(self.old.root))
