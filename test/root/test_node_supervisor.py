@@ -26,6 +26,8 @@ import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import time
 import unittest
 
@@ -34,7 +36,10 @@ from supervisor import childutils
 from support.host import (
     answers, last_json, make, registry_partition, uid, work)
 
-PARAMS = {'forward-port': 19591}
+# forward-port: the first of these where the socat of slapos.core's
+# portredir can listen (every IPv4 address, without SO_REUSEADDR: a
+# connection of an earlier run still in TIME_WAIT there makes it fail)
+PORTS = range(19591, 19691, 2)
 SERVICES = ['re6st-backup', 're6st-forward', 're6st-registry',
             're6st-token-manager']
 
@@ -56,6 +61,22 @@ def service_of(program):
             return name
 
 
+def bindable(port):
+    """Whether `port` (and the next, the forward's there) can be bound on
+    every IPv4 address, without SO_REUSEADDR, and on ::1."""
+    for family, address, each in ((socket.AF_INET, '0.0.0.0', port),
+                                  (socket.AF_INET, '0.0.0.0', port + 1),
+                                  (socket.AF_INET6, '::1', port)):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((address, each))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
 def owner(pid):
     with open('/proc/%s/status' % pid) as f:
         for line in f:
@@ -71,7 +92,9 @@ class TestOnANodesSupervisor(unittest.TestCase):
         # (imported here: slapos.core is there in the suite's Python)
         from support.slapos_node import Master, Node
         cls.addClassCleanup(make, 'stop')
-        cls.published = last_json(make('run', PARAMS=json.dumps(PARAMS)))
+        cls.port = next(port for port in PORTS if bindable(port))
+        cls.published = last_json(make('run', PARAMS=json.dumps(
+            {'forward-port': cls.port})))
         # the embedded SlapOS's supervisord stops the partition's programs
         # (on purpose: its keeper leaves them alone); the node's runs them
         embedded = childutils.getRPCInterface({
@@ -110,7 +133,7 @@ class TestOnANodesSupervisor(unittest.TestCase):
                                '.slapos-port-redirect')) as f:
             redirect, = json.load(f)
         port = redirect['srcPort']
-        self.assertEqual(port, PARAMS['forward-port'])
+        self.assertEqual(port, self.port)
         self.assertFalse(answers('http://127.0.0.1:%s/' % port))
         self.assertTrue(shutil.which('socat'), 'socat is not installed')
         portredir.Manager({}).instanceTearDown(self.node.partition)
@@ -118,8 +141,13 @@ class TestOnANodesSupervisor(unittest.TestCase):
             self.node.partition.getGroupIdFromSuffix('socat')).values()
         self.assertEqual(socat['statename'], 'RUNNING')
         # the host's IPv4 (any of them: 127.0.0.1 here) at forward-port
+        group = self.node.partition.getGroupIdFromSuffix('socat')
         self.assertTrue(wait(
-            lambda: answers('http://127.0.0.1:%s/' % port), 10))
+            lambda: answers('http://127.0.0.1:%s/' % port), 10),
+            'no getCa through socat: %s; listening there: %s' % (
+                self.node.log(group, socat), subprocess.run(
+                    ['ss', '-Htlnp', 'sport = :%s' % port],
+                    capture_output=True, text=True).stdout))
         # ports >= 1024: slapos runs it as the partition's user (read once
         # it serves: supervisord's child changes user just before exec,
         # after the program is RUNNING)

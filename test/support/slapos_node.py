@@ -69,6 +69,15 @@ class Master(http.server.ThreadingHTTPServer):
         self.url = 'http://127.0.0.1:%s/' % self.server_port
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
+    def log(self, group, info):
+        """The state and the end of the output of a program."""
+        name = '%s:%s' % (group, info['name'])
+        with self.supervisor() as supervisor:
+            info = supervisor.getProcessInfo(name)
+            return '%s (%s) %r' % (info['statename'], info['description'],
+                                   supervisor.tailProcessStdoutLog(
+                                       name, 0, 2000)[0])
+
     def stop(self):
         self.shutdown()
         self.server_close()
@@ -135,6 +144,15 @@ class Node:
             return {info['name']: info
                     for info in supervisor.getAllProcessInfo()
                     if info['group'] == group}
+
+    def log(self, group, info):
+        """The state and the end of the output of a program."""
+        name = '%s:%s' % (group, info['name'])
+        with self.supervisor() as supervisor:
+            info = supervisor.getProcessInfo(name)
+            return '%s (%s) %r' % (info['statename'], info['description'],
+                                   supervisor.tailProcessStdoutLog(
+                                       name, 0, 2000)[0])
 
     def stop(self):
         """Stops every program and the supervisord; removes its files."""
