@@ -1,6 +1,6 @@
 """For the suites run as root (test/root, test/netns): `make` as a user
 runs it, the user the Makefile runs everything as, where its work
-directory is."""
+directory is; and whether getCa answers at a URL (any suite)."""
 import json
 import os
 import pwd

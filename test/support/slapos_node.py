@@ -69,15 +69,6 @@ class Master(http.server.ThreadingHTTPServer):
         self.url = 'http://127.0.0.1:%s/' % self.server_port
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
-    def log(self, group, info):
-        """The state and the end of the output of a program."""
-        name = '%s:%s' % (group, info['name'])
-        with self.supervisor() as supervisor:
-            info = supervisor.getProcessInfo(name)
-            return '%s (%s) %r' % (info['statename'], info['description'],
-                                   supervisor.tailProcessStdoutLog(
-                                       name, 0, 2000)[0])
-
     def stop(self):
         self.shutdown()
         self.server_close()

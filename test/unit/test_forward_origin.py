@@ -22,6 +22,7 @@ from slapos_re6st.lib.wait import wait_for
 from slapos_re6st.recipe import forward as forward_recipe
 from harness.mmdb import located_country_mmdb
 from harness.re6st import node_prefix, run_conf
+from support.host import answers
 from support.re6st import RunningRegistry, free_port
 from harness.tempdir import TempDir
 
@@ -52,15 +53,6 @@ def port_free(host, port):
         s.close()
 
 
-def get_ca(url):
-    import urllib.request
-    try:
-        with urllib.request.urlopen(url + 'getCa', timeout=5) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
-
-
 @unittest.skipUnless(HAPROXY, 'haproxy is not installed'
                      ' (apt-get install haproxy)')
 class TestLocatedByAddress(TempDir):
@@ -83,7 +75,7 @@ class TestLocatedByAddress(TempDir):
             '127.0.0.2'))
         start_haproxy(self, config)
         self.url = 'http://127.0.0.1:%s/' % self.port
-        self.assertTrue(wait_for(lambda: get_ca(self.url), 10, 0.05))
+        self.assertTrue(wait_for(lambda: answers(self.url), 10, 0.05))
 
     def test_a_node_through_the_forward_gets_its_country_community(self):
         directory = self.registry.join('throughforward', self.url,
@@ -216,4 +208,4 @@ class TestPortRedirection(TempDir):
         self.addCleanup(lambda: (socat.terminate(), socat.wait()))
         # the host's IPv4 (any of them: 127.0.0.1 here) at the port
         self.assertTrue(wait_for(
-            lambda: get_ca('http://127.0.0.1:%s/' % self.port), 10, 0.1))
+            lambda: answers('http://127.0.0.1:%s/' % self.port), 10, 0.1))
