@@ -57,14 +57,14 @@ OLD_TOKEN_DIR = 'etc/re6stnet/token'
 # the old profile's processes: (pid file, what its command line holds)
 OLD_PROCESSES = (('var/run/registry.pid', 're6st-registry'),
                  ('var/run/apache.pid', 'httpd'))
-# what the old release published as re6stry-url: Apache on the partition's
-# IPv6, which the forward takes over
 # the old profile's parts, as its switch-softwaretype sub-buildout
 # records them
 OLD_RECORDS = ('.installed-switch-softwaretype.cfg',)
 # what its parts may name and is data: never moved
 OLD_DATA = ('etc/re6stnet', 'srv', 'var')
 RETIRED = 'srv/re6st-adoption/old-profile'
+# what the old release published as re6stry-url: Apache on the partition's
+# IPv6, which the forward takes over
 OLD_PORT = 9026
 OLD_FORWARD_PORT = 9201
 TOKEN_ADDED = 'TOKEN_ADDED'

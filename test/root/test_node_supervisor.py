@@ -33,6 +33,7 @@ import unittest
 
 from supervisor import childutils
 
+from slapos_re6st.lib.wait import wait_for
 from support.host import (
     answers, last_json, make, registry_partition, uid, work)
 
@@ -42,16 +43,6 @@ from support.host import (
 PORTS = range(19591, 19691, 2)
 SERVICES = ['re6st-backup', 're6st-forward', 're6st-registry',
             're6st-token-manager']
-
-
-def wait(condition, seconds):
-    """Whether condition() holds within `seconds`."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 def service_of(program):
@@ -109,7 +100,8 @@ class TestOnANodesSupervisor(unittest.TestCase):
         cls.addClassCleanup(cls.node.stop)
         # as slapos node instance starts a partition once processed
         cls.node.partition.start()
-        assert wait(cls.everything_answers, 60), 'the registry never answered'
+        assert wait_for(cls.everything_answers, 60, 0.2), \
+            'the registry never answered'
 
     @classmethod
     def everything_answers(cls):
@@ -123,7 +115,7 @@ class TestOnANodesSupervisor(unittest.TestCase):
             self.assertEqual(info['statename'], 'RUNNING', name)
             self.assertTrue(name.endswith('-on-watch'), name)
             # (supervisord's child changes user just before exec)
-            self.assertTrue(wait(lambda: owner(info['pid']) == uid(), 10),
+            self.assertTrue(wait_for(lambda: owner(info['pid']) == uid(), 10),
                             '%s runs as uid %s' % (name, owner(info['pid'])))
 
     def test_slapos_core_portredir_exposes_the_registry_on_the_hosts_ipv4(
@@ -137,12 +129,11 @@ class TestOnANodesSupervisor(unittest.TestCase):
         self.assertFalse(answers('http://127.0.0.1:%s/' % port))
         self.assertTrue(shutil.which('socat'), 'socat is not installed')
         portredir.Manager({}).instanceTearDown(self.node.partition)
-        socat, = self.node.processes(
-            self.node.partition.getGroupIdFromSuffix('socat')).values()
+        group = self.node.partition.getGroupIdFromSuffix('socat')
+        socat, = self.node.processes(group).values()
         self.assertEqual(socat['statename'], 'RUNNING')
         # the host's IPv4 (any of them: 127.0.0.1 here) at forward-port
-        group = self.node.partition.getGroupIdFromSuffix('socat')
-        self.assertTrue(wait(
+        self.assertTrue(wait_for(
             lambda: answers('http://127.0.0.1:%s/' % port), 10),
             'no getCa through socat: %s; listening there: %s' % (
                 self.node.log(group, socat), subprocess.run(
@@ -174,7 +165,7 @@ class TestOnANodesSupervisor(unittest.TestCase):
         self.assertFalse(answers(self.published['re6stry-local-url']))
         start = time.monotonic()
         self.node.partition.start()
-        self.assertTrue(wait(self.everything_answers, 30))
+        self.assertTrue(wait_for(self.everything_answers, 30, 0.2))
         print('the registry answered %.1f s after the partition started'
               ' again' % (time.monotonic() - start))
         self.assertEqual(self.node.processes()[program]['statename'],

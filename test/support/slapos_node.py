@@ -27,6 +27,8 @@ import urllib.parse
 
 from slapos.grid import SlapObject, svcbackend
 
+from slapos_re6st.lib.wait import wait_for
+
 from .host import as_user, registry_partition, work
 
 LOGGER = logging.getLogger('slapos-node')
@@ -154,10 +156,7 @@ class Node:
         except Exception as e:  # not started
             LOGGER.warning('node supervisord: %s', e)
         pidfile = os.path.join(self.root, 'var', 'run', 'supervisord.pid')
-        for _ in range(300):
-            if not os.path.exists(pidfile):
-                break
-            threading.Event().wait(0.1)
+        wait_for(lambda: not os.path.exists(pidfile), 30, 0.1)
         subprocess.run(['rm', '-rf', self.root])
         # the logs the node's supervisord made in the partition for the
         # programs the managers added (root's: the partition's own
